@@ -1,0 +1,28 @@
+# The whole set-up on a fresh machine is these targets; scripts/stack.sh does the work.
+.PHONY: up down ps test test-unit test-integration test-e2e venv bench
+
+up:
+	@scripts/stack.sh up
+
+down:
+	@scripts/stack.sh down
+
+ps:
+	@scripts/stack.sh ps
+
+venv:
+	@scripts/stack.sh venv
+
+# Every test: unit (no servers), integration (real RabbitMQ and document store), end to end
+# (the stack that `make up` starts, through HTTP).
+test:
+	@scripts/test.sh
+
+test-unit:
+	@scripts/stack.sh venv && .venv/bin/pytest tests/unit
+
+test-integration:
+	@scripts/stack.sh infra && .venv/bin/pytest tests/integration
+
+test-e2e:
+	@scripts/stack.sh up && .venv/bin/pytest tests/e2e

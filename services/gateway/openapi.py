@@ -1,0 +1,89 @@
+"""The API as an OpenAPI 3 document, built from the same contracts the gateway validates with."""
+import functools
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from services.shared import contracts
+
+API = "/api/v1"
+
+# (method, path, summary, request body schema or None, success status, public?)
+ROUTES = [
+    ("post", "/auth/token", "Exchange a username and password for a bearer token",
+     contracts.LoginIn, 200, True),
+    ("post", "/communities", "Create a community (admin)", contracts.CommunityIn, 201, False),
+    ("post", "/centers", "Create a community center (admin)", contracts.CenterIn, 201, False),
+    ("post", "/users", "Create a staff, merchant or admin login (admin)", contracts.UserIn,
+     201, False),
+    ("post", "/merchants", "Admit a partner merchant (admin)", contracts.MerchantIn, 201, False),
+    ("post", "/volunteers", "Register a volunteer (staff, admin, or self-registration)",
+     contracts.VolunteerIn, 201, True),
+    ("get", "/volunteers/{volunteer_id}", "A volunteer with approved minutes and star level",
+     None, 200, False),
+    ("get", "/volunteers/{volunteer_id}/balance", "Points balance, reserved and available",
+     None, 200, False),
+    ("get", "/volunteers/{volunteer_id}/statement", "Ledger entries, newest first",
+     None, 200, False),
+    ("post", "/activities", "Publish an activity (center staff)", contracts.ActivityIn,
+     201, False),
+    ("post", "/activities/{activity_id}/hours", "Log hours for up to 1000 volunteers",
+     contracts.HoursSheetIn, 201, False),
+    ("get", "/hours/{record_id}", "One hours record and its status", None, 200, False),
+    ("post", "/hours/{record_id}/approve", "Approve pending hours; points follow", None,
+     200, False),
+    ("post", "/hours/{record_id}/reject", "Reject pending hours with a reason",
+     contracts.ReasonIn, 200, False),
+    ("post", "/hours/{record_id}/revoke", "Revoke approved hours; their points are reversed",
+     contracts.ReasonIn, 200, False),
+    ("get", "/rewards", "The catalog of gifts, services and merchant offers", None, 200, False),
+    ("post", "/rewards", "Add a gift, service or merchant offer", contracts.RewardIn, 201, False),
+    ("post", "/redemptions", "Redeem a gift or service: points and stock are taken at once",
+     contracts.RedemptionIn, 201, False),
+]
+
+ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",
+          "404": "not found", "409": "conflict", "422": "refused by the rules",
+          "503": "a dependency is down"}
+
+
+@functools.lru_cache(maxsize=1)
+def openapi_document():
+    spec = APISpec(title="Timebank API", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
+                                               "bearerFormat": "JWT"})
+    spec.components.schema("Error", {"type": "object", "properties": {"error": {
+        "type": "object", "required": ["code", "message", "fields"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"},
+            "fields": {"type": "object"}}}}})
+    for method, path, summary, body, status, public in ROUTES:
+        operation = {
+            "summary": summary,
+            "responses": {str(status): {"description": "success"}, **{
+                code: {"description": text, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}}
+                for code, text in ERRORS.items()}},
+            "parameters": [{"in": "path", "name": name, "required": True,
+                            "schema": {"type": "string"}}
+                           for name in _path_params(path)],
+        }
+        if method == "post":
+            operation["parameters"].append({"in": "header", "name": "Idempotency-Key",
+                                             "required": False, "schema": {"type": "string"}})
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": body}}}
+        if not public:
+            operation["security"] = [{"bearer": []}]
+        spec.path(path=API + path, operations={method: operation})
+    for path in ("/healthz", "/readyz"):
+        spec.path(path=path, operations={"get": {"summary": "health check", "responses": {
+            "200": {"description": "healthy"}, "503": {"description": "not ready"}}}})
+    spec.path(path=f"{API}/openapi.json", operations={"get": {
+        "summary": "this document", "responses": {"200": {"description": "OpenAPI 3"}}}})
+    return spec.to_dict()
+
+
+def _path_params(path):
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]

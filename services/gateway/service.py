@@ -1,0 +1,269 @@
+"""The gateway: the public HTTP API of ../shared/api.md in front of the services.
+
+Each handler authenticates the bearer token, validates the body with the shared contract (400
+with the fields at fault), and calls the owning service by RPC with a deadline. Services decide
+who may act on what (they know tenancy); the gateway turns their errors into the API's error
+shape and honours Idempotency-Key on every creating POST.
+"""
+import json
+
+from kombu import Connection
+from nameko.extensions import DependencyProvider
+
+from services.gateway.auth import TokenAuthority
+from services.gateway.idempotency import IdempotencyStore, body_fingerprint
+from services.gateway.openapi import openapi_document
+from services.shared import contracts
+from services.shared.contracts import load
+from services.shared.errors import InvalidInput, TimebankError
+from services.shared.metrics import ExposesMetrics
+from services.shared.rpc import TimedRpcProxy
+from services.shared.storage import MongoStore, ping
+from services.shared.web import http, json_response, response_for_error
+
+API = "/api/v1"
+MAX_LIMIT = 200
+
+
+def read_json(request, schema=None):
+    """The request body as a JSON object, checked against ``schema`` when given."""
+    raw = request.get_data(as_text=True)
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise InvalidInput("the body is not valid JSON", fields={"_body": [str(exc)]})
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object", fields={"_body": ["not an object"]})
+    if schema is not None:
+        load(schema, body)
+    return body
+
+
+def query_limit(request):
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidInput("bad limit", fields={"limit": [f"an integer from 1 to {MAX_LIMIT}"]})
+    return int(raw)
+
+
+class Readiness(DependencyProvider):
+    """Whether the broker and the store answer, for /readyz."""
+
+    def setup(self):
+        self.amqp_uri = self.container.config["AMQP_URI"]
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def broker_ok(self):
+        try:
+            with Connection(self.amqp_uri, connect_timeout=3) as conn:
+                conn.ensure_connection(max_retries=1)
+            return True
+        except Exception:  # any failure to connect means "not ready"
+            return False
+
+
+class GatewayService(ExposesMetrics):
+    name = "gateway"
+
+    tokens = TokenAuthority()
+    idempotency = MongoStore("gateway", IdempotencyStore)
+    readiness = Readiness()
+    volunteer = TimedRpcProxy("volunteer")
+    points = TimedRpcProxy("points")
+    rewards = TimedRpcProxy("rewards")
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _create(self, request, actor, body, action, status=201):
+        """Run ``action(request_key)`` once per Idempotency-Key; answer JSON with ``status``."""
+        key = request.headers.get("Idempotency-Key")
+        if not key:
+            return json_response(status, action(None))
+        if len(key) > 200:
+            raise InvalidInput("Idempotency-Key is too long",
+                               fields={"Idempotency-Key": ["at most 200 characters"]})
+        scoped = IdempotencyStore.scope((actor or {}).get("user_id"), request.method,
+                                        request.path, key)
+        fingerprint = body_fingerprint(body)
+        replay = self.idempotency.claim(scoped, fingerprint)
+        if replay is not None:
+            replay_status, replay_body = replay
+            return json_response(replay_status, replay_body, headers={"Idempotent-Replay": "true"})
+        try:
+            result = action(scoped)
+        except TimebankError as exc:
+            if exc.status >= 500:
+                self.idempotency.release(scoped)
+                raise
+            answer = response_for_error(exc)
+            self.idempotency.complete(scoped, fingerprint, exc.status, json.loads(answer.data))
+            return answer
+        except Exception:
+            self.idempotency.release(scoped)
+            raise
+        self.idempotency.complete(scoped, fingerprint, status, result)
+        return json_response(status, result)
+
+    def _authorize_volunteer(self, actor, volunteer_id):
+        """404 unless the actor may see this volunteer (self, staff of its community, admin)."""
+        if actor["role"] == "volunteer" and actor["subject_id"] == volunteer_id:
+            return
+        self.volunteer.get_volunteer(actor, volunteer_id)
+
+    # --- health ------------------------------------------------------------------------------
+
+    @http("GET", "/healthz")
+    def healthz(self, request):
+        return json_response(200, {"status": "ok"})
+
+    @http("GET", "/readyz")
+    def readyz(self, request):
+        checks = {"broker": self.readiness.broker_ok(),
+                  "store": ping(self.idempotency.requests.database.client)}
+        return json_response(200 if all(checks.values()) else 503,
+                             {"ready": all(checks.values()), "checks": checks})
+
+    @http("GET", f"{API}/openapi.json")
+    def openapi(self, request):
+        return json_response(200, openapi_document())
+
+    # --- auth and tenancy --------------------------------------------------------------------
+
+    @http("POST", f"{API}/auth/token")
+    def issue_token(self, request):
+        body = read_json(request, contracts.LoginIn())
+        principal = self.volunteer.authenticate(body["username"], body["password"])
+        token, expires_at = self.tokens.issue(principal)
+        return json_response(200, {"access_token": token, "token_type": "Bearer",
+                                   "role": principal["role"],
+                                   "subject_id": principal["subject_id"],
+                                   "expires_at": expires_at.isoformat()})
+
+    @http("POST", f"{API}/communities")
+    def create_community(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.CommunityIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.create_community(actor, body, key))
+
+    @http("POST", f"{API}/centers")
+    def create_center(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.CenterIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.create_center(actor, body, key))
+
+    @http("POST", f"{API}/users")
+    def create_user(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.UserIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.create_user(actor, body, key))
+
+    @http("POST", f"{API}/merchants")
+    def create_merchant(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.MerchantIn())
+        return self._create(request, actor, body,
+                            lambda key: self.rewards.create_merchant(actor, body, key))
+
+    # --- volunteers --------------------------------------------------------------------------
+
+    @http("POST", f"{API}/volunteers")
+    def register_volunteer(self, request):
+        actor = self.tokens.actor(request, required=False)  # no token: self-registration
+        body = read_json(request, contracts.VolunteerIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.register_volunteer(actor, body, key))
+
+    @http("GET", f"{API}/volunteers/<string:volunteer_id>")
+    def get_volunteer(self, request, volunteer_id):
+        actor = self.tokens.actor(request)
+        return json_response(200, self.volunteer.get_volunteer(actor, volunteer_id))
+
+    @http("GET", f"{API}/volunteers/<string:volunteer_id>/balance")
+    def get_balance(self, request, volunteer_id):
+        actor = self.tokens.actor(request)
+        self._authorize_volunteer(actor, volunteer_id)
+        return json_response(200, self.points.get_balance(volunteer_id))
+
+    @http("GET", f"{API}/volunteers/<string:volunteer_id>/statement")
+    def get_statement(self, request, volunteer_id):
+        actor = self.tokens.actor(request)
+        limit = query_limit(request)
+        self._authorize_volunteer(actor, volunteer_id)
+        cursor = request.args.get("cursor")
+        if cursor is not None and not cursor.isdigit():
+            raise InvalidInput("bad cursor", fields={"cursor": ["as returned in next_cursor"]})
+        entries = self.points.statement(volunteer_id, limit + 1,
+                                        int(cursor) if cursor else None)
+        page = entries[:limit]
+        next_cursor = page[-1]["id"].rsplit(":", 1)[1] if len(entries) > limit else None
+        return json_response(200, {"items": page, "next_cursor": next_cursor})
+
+    # --- activities and hours ----------------------------------------------------------------
+
+    @http("POST", f"{API}/activities")
+    def create_activity(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.ActivityIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.create_activity(actor, body, key))
+
+    @http("POST", f"{API}/activities/<string:activity_id>/hours")
+    def log_hours(self, request, activity_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.HoursSheetIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.log_hours(actor, activity_id, body, key))
+
+    @http("GET", f"{API}/hours/<string:record_id>")
+    def get_hours(self, request, record_id):
+        actor = self.tokens.actor(request)
+        return json_response(200, self.volunteer.get_hours(actor, record_id))
+
+    @http("POST", f"{API}/hours/<string:record_id>/approve")
+    def approve_hours(self, request, record_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request)
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.approve_hours(actor, record_id), 200)
+
+    @http("POST", f"{API}/hours/<string:record_id>/reject")
+    def reject_hours(self, request, record_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.ReasonIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.reject_hours(actor, record_id, body), 200)
+
+    @http("POST", f"{API}/hours/<string:record_id>/revoke")
+    def revoke_hours(self, request, record_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.ReasonIn())
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.revoke_hours(actor, record_id, body), 200)
+
+    # --- rewards -----------------------------------------------------------------------------
+
+    @http("GET", f"{API}/rewards")
+    def list_rewards(self, request):
+        self.tokens.actor(request)
+        return json_response(200, self.rewards.list_rewards(
+            request.args.get("community_id"), request.args.get("kind"),
+            query_limit(request), request.args.get("cursor")))
+
+    @http("POST", f"{API}/rewards")
+    def create_reward(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.RewardIn())
+        return self._create(request, actor, body,
+                            lambda key: self.rewards.create_reward(actor, body, key))
+
+    @http("POST", f"{API}/redemptions")
+    def redeem(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.RedemptionIn())
+        return self._create(request, actor, body,
+                            lambda key: self.rewards.redeem(actor, body, key))

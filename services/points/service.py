@@ -1,0 +1,123 @@
+"""The points service: credits approved hours under the scheme, debits redemptions.
+
+Approvals arrive as events, possibly more than once; each credit is keyed by its hours record,
+so it lands exactly once. Debits come by RPC from the rewards service, keyed by redemption.
+"""
+import logging
+
+from marshmallow import ValidationError
+from nameko.events import event_handler
+from nameko.rpc import rpc
+
+from services.points import scheme
+from services.points.ledger import Ledger
+from services.shared import contracts
+from services.shared.clock import now
+from services.shared.contracts import load
+from services.shared.errors import InsufficientPoints
+from services.shared.metrics import ExposesMetrics
+from services.shared.storage import MongoStore
+
+log = logging.getLogger(__name__)
+
+
+class CreditNotYetRecorded(Exception):
+    """A revocation arrived before its approval; the event is requeued until it has."""
+
+
+def entry_out(doc):
+    return contracts.LedgerEntrySchema().dump({
+        "id": doc["_id"], "at": doc["at"], "kind": doc["kind"], "points": doc["delta"],
+        "balance_after": doc["total_after"], "reason": doc["reason"], "ref": doc["ref"],
+    })
+
+
+class PointsService(ExposesMetrics):
+    name = "points"
+
+    ledger = MongoStore("points", Ledger)
+
+    # Events are requeued when handling fails for a reason that may pass (store down); a
+    # payload that can never be valid is parked instead of retried forever.
+    @event_handler(*contracts.HOURS_APPROVED, requeue_on_error=True)
+    def on_hours_approved(self, payload):
+        try:
+            event = contracts.HoursApprovedSchema().load(payload)
+        except ValidationError as exc:
+            self._park("hours_approved", payload, exc.messages)
+            return
+        credit = scheme.credit_for(event["minutes"])
+        entry, created = self.ledger.credit(
+            event["volunteer_id"], credit.points, key=f"hours:{event['record_id']}:credit",
+            kind="earn", reason=f"approved service hours: {event['minutes']} min",
+            ref={"type": "hours", "id": event["record_id"]}, by=event["approved_by"],
+            rule={"version": credit.rule_version, "arithmetic": credit.arithmetic},
+        )
+        self.metrics.count("points_credited" if created else "duplicate_event_ignored")
+
+    @event_handler(*contracts.HOURS_REVOKED, requeue_on_error=True)
+    def on_hours_revoked(self, payload):
+        try:
+            event = contracts.HoursRevokedSchema().load(payload)
+        except ValidationError as exc:
+            self._park("hours_revoked", payload, exc.messages)
+            return
+        record_id = event["record_id"]
+        credit = self.ledger.find(f"hours:{record_id}:credit")
+        if credit is None:
+            raise CreditNotYetRecorded(record_id)
+        account = event["volunteer_id"]
+        # Points already spent cannot be taken back: reverse what the balance still holds
+        # (never below zero) and say so in the entry.
+        while True:
+            reversible = min(credit["delta"], self.ledger.balance(account))
+            shortfall = credit["delta"] - reversible
+            reason = f"hours revoked: {event['reason']}"
+            if shortfall:
+                reason += f" ({shortfall} points already spent were not reversed)"
+            try:
+                self.ledger.debit(account, reversible, key=f"hours:{record_id}:reversal",
+                                  kind="reversal", reason=reason,
+                                  ref={"type": "hours", "id": record_id},
+                                  by=event["revoked_by"])
+                break
+            except InsufficientPoints:
+                continue  # the balance moved under us; recompute
+        self.metrics.count("points_reversed")
+
+    def _park(self, event_type, payload, errors):
+        log.error("invalid %s event parked: %s", event_type, errors)
+        self.ledger.parked.insert_one({"type": event_type, "payload": payload,
+                                       "errors": errors, "at": now()})
+        self.metrics.count("events_parked")
+
+    @rpc
+    def debit(self, movement):
+        m = load(contracts.PointsMovementSchema(), movement)
+        entry, created = self.ledger.debit(
+            m["account"], m["points"], m["key"], kind=m["kind"], reason=m["reason"],
+            ref={"type": m["ref_type"], "id": m["ref_id"]}, by=m["by"])
+        if created:
+            self.metrics.count("points_debited")
+        return entry_out(entry)
+
+    @rpc
+    def credit_back(self, movement):
+        """Give points back (a cancelled or failed redemption), once per key."""
+        m = load(contracts.PointsMovementSchema(), movement)
+        entry, _ = self.ledger.credit(
+            m["account"], m["points"], m["key"], kind=m["kind"], reason=m["reason"],
+            ref={"type": m["ref_type"], "id": m["ref_id"]}, by=m["by"])
+        return entry_out(entry)
+
+    @rpc
+    def get_balance(self, account):
+        balance = self.ledger.balance(account)
+        return contracts.BalanceSchema().dump({
+            "volunteer_id": account, "balance": balance, "reserved": 0,
+            "available": balance, "expiring": []})
+
+    @rpc
+    def statement(self, account, limit=50, before_seq=None):
+        entries = self.ledger.statement(account, limit=limit, before_seq=before_seq)
+        return [entry_out(e) for e in entries]

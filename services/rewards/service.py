@@ -1,0 +1,155 @@
+"""The rewards service: partner merchants, the catalog, and redemptions as sagas.
+
+A redemption takes stock, then debits points through the points service; when the debit is
+refused it gives the stock back. Every step is keyed by the redemption, so running the saga
+again for the same redemption (a retried request) finishes it without doing anything twice.
+"""
+from nameko.rpc import rpc
+
+from services.rewards import domain, schemas
+from services.rewards.storage import RewardsStore
+from services.shared import contracts
+from services.shared.access import require_role
+from services.shared.appendlog import FloorBreached
+from services.shared.clock import now
+from services.shared.contracts import load
+from services.shared.errors import InsufficientPoints, InvalidInput, OutOfStock
+from services.shared.ids import id_for_request
+from services.shared.metrics import ExposesMetrics
+from services.shared.rpc import TimedRpcProxy
+from services.shared.storage import MongoStore
+
+MAX_PAGE = 200
+
+
+class RewardsService(ExposesMetrics):
+    name = "rewards"
+
+    store = MongoStore("rewards", RewardsStore)
+    points = TimedRpcProxy("points")
+    volunteer = TimedRpcProxy("volunteer")
+
+    # --- merchants ---------------------------------------------------------------------------
+
+    @rpc
+    def create_merchant(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        require_role(actor, "admin")
+        data = load(contracts.MerchantIn(), body)
+        self.volunteer.get_community(data["community_id"])
+        doc = dict(data, _id=id_for_request("mer", request_key), created_at=now())
+        doc, _ = self.store.insert_or_replay(self.store.merchants, doc)
+        return schemas.MerchantOut().dump(doc)
+
+    @rpc
+    def get_merchant(self, merchant_id):
+        return schemas.MerchantOut().dump(
+            self.store.get(self.store.merchants, merchant_id, "merchant"))
+
+    # --- catalog -----------------------------------------------------------------------------
+
+    @rpc
+    def create_reward(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.RewardIn(), body)
+        owner = domain.check_new_reward(actor, data)
+        domain.check_stock_field(data)
+        if "center_id" in owner:
+            community_id = self.volunteer.get_center(owner["center_id"])["community_id"]
+        else:
+            community_id = self.get_merchant(owner["merchant_id"])["community_id"]
+        reward = {
+            "_id": id_for_request("rwd", request_key), "kind": data["kind"],
+            "title": data["title"], "description": data["description"],
+            "cost_points": data["cost_points"], "community_id": community_id,
+            "center_id": owner.get("center_id"), "merchant_id": owner.get("merchant_id"),
+            "tracks_stock": data["stock"] is not None,
+            "created_by": actor["user_id"], "created_at": now(),
+        }
+        reward, _ = self.store.insert_or_replay(self.store.rewards, reward)
+        if data["stock"]:
+            self.store.stock.append(reward["_id"], data["stock"], key=f"{reward['_id']}:initial",
+                                    fields={"reason": "initial stock", "by": actor["user_id"]})
+        return self._reward_out(reward)
+
+    def _reward_out(self, reward):
+        stock = self.store.stock.total(reward["_id"]) if reward["tracks_stock"] else None
+        return schemas.RewardOut().dump(dict(reward, stock=stock))
+
+    @rpc
+    def get_reward(self, reward_id):
+        return self._reward_out(self.store.get(self.store.rewards, reward_id, "reward"))
+
+    @rpc
+    def list_rewards(self, community_id=None, kind=None, limit=50, cursor=None):
+        if kind is not None and kind not in contracts.REWARD_KINDS:
+            raise InvalidInput("unknown kind", fields={"kind": [
+                f"one of {', '.join(contracts.REWARD_KINDS)}"]})
+        query = {}
+        if community_id:
+            query["community_id"] = community_id
+        if kind:
+            query["kind"] = kind
+        if cursor:
+            query["_id"] = {"$gt": cursor}
+        limit = max(1, min(int(limit), MAX_PAGE))
+        docs = list(self.store.rewards.find(query).sort("_id", 1).limit(limit + 1))
+        page = docs[:limit]
+        return {"items": [self._reward_out(r) for r in page],
+                "next_cursor": page[-1]["_id"] if len(docs) > limit else None}
+
+    # --- redemptions -------------------------------------------------------------------------
+
+    @rpc
+    def redeem(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.RedemptionIn(), body)
+        reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
+        domain.check_redeemable(actor, reward, data["volunteer_id"])
+        redemption = {
+            "_id": id_for_request("rdm", request_key), "reward_id": reward["_id"],
+            "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
+            "points": domain.redemption_cost(reward, data["quantity"]),
+            "status": domain.PENDING, "pickup_code": None, "failure": None,
+            "created_at": now(),
+        }
+        redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
+        if redemption["status"] == domain.PENDING:
+            redemption = self._run_saga(actor, reward, redemption)
+        if redemption["status"] == domain.FAILED:
+            error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints}
+            raise error[redemption["failure"]](
+                f"redemption failed: {redemption['failure'].replace('_', ' ')}")
+        return schemas.RedemptionOut().dump(redemption)
+
+    def _run_saga(self, actor, reward, redemption):
+        rid = redemption["_id"]
+        quantity = redemption["quantity"]
+        if reward["tracks_stock"]:
+            try:
+                self.store.stock.append(reward["_id"], -quantity, key=f"{rid}:take",
+                                        fields={"reason": "redeemed", "by": actor["user_id"]})
+            except FloorBreached:
+                return self._finish(rid, domain.FAILED, failure="out_of_stock")
+        movement = {"account": redemption["volunteer_id"], "points": redemption["points"],
+                    "key": f"redemption:{rid}", "ref_type": "redemption", "ref_id": rid,
+                    "by": actor["user_id"]}
+        try:
+            self.points.debit(dict(movement, kind="redeem",
+                                   reason=f"redeemed {quantity} × {reward['title']}"))
+        except InsufficientPoints:
+            if reward["tracks_stock"]:
+                self.store.stock.append(reward["_id"], quantity, key=f"{rid}:return",
+                                        floor=None, fields={"reason": "redemption failed",
+                                                            "by": actor["user_id"]})
+            return self._finish(rid, domain.FAILED, failure="insufficient_points")
+        # Any other failure (points service unreachable) leaves the redemption pending, with
+        # stock held: retrying with the same Idempotency-Key resumes it from here.
+        return self._finish(rid, domain.CONFIRMED, pickup_code=domain.pickup_code())
+
+    def _finish(self, rid, status, **fields):
+        self.store.redemptions.update_one({"_id": rid},
+                                          {"$set": dict(fields, status=status,
+                                                        finished_at=now())})
+        self.metrics.count(f"redemption_{status}")
+        return self.store.redemptions.find_one({"_id": rid})

@@ -1,0 +1,209 @@
+"""The payloads that cross the bus between services: event bodies and RPC arguments/results.
+
+Both sides load and dump through these schemas, so a producer and its consumers cannot drift
+apart. A service's own HTTP-facing or storage shapes stay in that service.
+"""
+from marshmallow import Schema, fields, validate, RAISE
+
+from services.shared.errors import InvalidInput
+
+ROLES = ("admin", "center_staff", "merchant", "volunteer")
+CATEGORIES = (
+    "elder_care", "disability_care", "professional", "environment", "culture_sports", "other",
+)
+
+# Events: (source service, event type). Consumers bind with nameko's event_handler.
+HOURS_APPROVED = ("volunteer", "hours_approved")
+HOURS_REVOKED = ("volunteer", "hours_revoked")
+
+Id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
+Points = lambda **kw: fields.Integer(strict=True, validate=validate.Range(min=1), **kw)  # noqa
+
+
+class Contract(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def load(schema, data):
+    """Validate ``data`` with ``schema``; bad input becomes InvalidInput naming the fields."""
+    from marshmallow import ValidationError
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise InvalidInput("invalid input", fields=messages)
+
+
+class ActorSchema(Contract):
+    """Who is acting, as the gateway authenticated it. Services authorise against it."""
+    user_id = Id(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    subject_id = Id(load_default=None, allow_none=True)
+    community_id = Id(load_default=None, allow_none=True)
+    center_id = Id(load_default=None, allow_none=True)
+    merchant_id = Id(load_default=None, allow_none=True)
+
+
+class HoursApprovedSchema(Contract):
+    event_id = Id(required=True)
+    record_id = Id(required=True)
+    volunteer_id = Id(required=True)
+    community_id = Id(required=True)
+    center_id = Id(required=True)
+    activity_id = Id(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    minutes = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    activity_starts_at = fields.AwareDateTime(required=True)
+    approved_at = fields.AwareDateTime(required=True)
+    approved_by = Id(required=True)
+
+
+class HoursRevokedSchema(Contract):
+    event_id = Id(required=True)
+    record_id = Id(required=True)
+    volunteer_id = Id(required=True)
+    community_id = Id(required=True)
+    minutes = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    reason = fields.String(required=True)
+    revoked_at = fields.AwareDateTime(required=True)
+    revoked_by = Id(required=True)
+
+
+class PointsMovementSchema(Contract):
+    """RPC points.debit / points.credit_back: one movement, once per ``key``."""
+    account = Id(required=True)
+    points = Points(required=True)
+    key = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    kind = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    reason = fields.String(required=True, validate=validate.Length(max=500))
+    ref_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    ref_id = Id(required=True)
+    by = Id(required=True)
+
+
+class LedgerEntrySchema(Contract):
+    """A ledger entry as the statement shows it; ``points`` is signed."""
+    id = fields.String(required=True)
+    at = fields.AwareDateTime(required=True)
+    kind = fields.String(required=True)
+    points = fields.Integer(strict=True, required=True)
+    balance_after = fields.Integer(strict=True, required=True)
+    reason = fields.String(required=True)
+    ref = fields.Dict(required=True)
+
+
+class ExpiringSchema(Contract):
+    points = fields.Integer(strict=True, required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class BalanceSchema(Contract):
+    volunteer_id = Id(required=True)
+    balance = fields.Integer(strict=True, required=True)
+    reserved = fields.Integer(strict=True, required=True)
+    available = fields.Integer(strict=True, required=True)
+    expiring = fields.List(fields.Nested(ExpiringSchema), required=True)
+
+
+# --- Requests the gateway hands to a service (the HTTP bodies of ../shared/api.md) ----------
+# The gateway validates them to answer 400 early and to publish them in OpenAPI; the owning
+# service validates them again, since it is the authority on its own data.
+
+Name = lambda **kw: fields.String(validate=validate.Length(min=1, max=200), **kw)  # noqa: E731
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}$",
+                           error="3 to 64 letters, digits, '_', '.' or '-'")
+PASSWORD = validate.Length(min=8, max=128)
+
+
+class CommunityIn(Contract):
+    name = Name(required=True)
+    code = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_\-]{1,64}$", error="1 to 64 letters, digits, '_' or '-'"))
+
+
+class CenterIn(Contract):
+    community_id = Id(required=True)
+    name = Name(required=True)
+    address = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=500))
+
+
+class UserIn(Contract):
+    username = fields.String(required=True, validate=USERNAME)
+    password = fields.String(required=True, validate=PASSWORD, load_only=True)
+    role = fields.String(required=True,
+                         validate=validate.OneOf(("admin", "center_staff", "merchant")))
+    center_id = Id(load_default=None, allow_none=True)
+    merchant_id = Id(load_default=None, allow_none=True)
+
+
+class VolunteerIn(Contract):
+    community_id = Id(required=True)
+    name = Name(required=True)
+    phone = fields.String(required=True, validate=validate.Regexp(
+        r"^\+?[0-9][0-9\- ]{5,19}$", error="a phone number of 6 to 20 digits"))
+    username = fields.String(required=True, validate=USERNAME)
+    password = fields.String(required=True, validate=PASSWORD, load_only=True)
+
+
+class ActivityIn(Contract):
+    center_id = Id(required=True)
+    title = Name(required=True)
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    capacity = fields.Integer(strict=True, load_default=None, allow_none=True,
+                              validate=validate.Range(min=1, max=100000))
+    place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+MAX_MINUTES_PER_ENTRY = 24 * 60
+
+
+class HoursEntryIn(Contract):
+    volunteer_id = Id(required=True)
+    minutes = fields.Integer(strict=True, required=True,
+                             validate=validate.Range(min=1, max=MAX_MINUTES_PER_ENTRY))
+
+
+class HoursSheetIn(Contract):
+    entries = fields.List(fields.Nested(HoursEntryIn), required=True,
+                          validate=validate.Length(min=1, max=1000))
+
+
+class ReasonIn(Contract):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+REWARD_KINDS = ("gift", "service", "merchant_offer")
+
+
+class RewardIn(Contract):
+    kind = fields.String(required=True, validate=validate.OneOf(REWARD_KINDS))
+    title = Name(required=True)
+    cost_points = Points(required=True)
+    stock = fields.Integer(strict=True, load_default=None, allow_none=True,
+                           validate=validate.Range(min=0, max=1_000_000))
+    center_id = Id(load_default=None, allow_none=True)
+    merchant_id = Id(load_default=None, allow_none=True)
+    description = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=2000))
+
+
+class RedemptionIn(Contract):
+    reward_id = Id(required=True)
+    volunteer_id = Id(required=True)
+    quantity = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100))
+
+
+class MerchantIn(Contract):
+    community_id = Id(required=True)
+    name = Name(required=True)
+    address = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=500))
+
+
+class LoginIn(Contract):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=128))

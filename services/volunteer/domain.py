@@ -1,0 +1,62 @@
+"""Volunteer-domain rules as plain functions: hours life cycle, star levels, passwords."""
+import bcrypt
+
+from services.shared.access import require_role  # noqa: F401 (part of this domain's rules)
+from services.shared.errors import Conflict, Forbidden
+
+# Cumulative approved service hours for each star (星级志愿者).
+STAR_THRESHOLD_HOURS = (100, 300, 600, 1000, 1500)
+
+PENDING, APPROVED, REJECTED, REVOKED = "pending", "approved", "rejected", "revoked"
+
+# Decisions are numbered steps of a record's life: step 1 approves or rejects a pending record,
+# step 2 revokes an approved one. Each step is stored once under "<record>:<step>", so two staff
+# deciding at once cannot both win.
+DECISION_STEP = {APPROVED: 1, REJECTED: 1, REVOKED: 2}
+
+
+def star_level(approved_minutes):
+    hours = approved_minutes // 60
+    return sum(1 for threshold in STAR_THRESHOLD_HOURS if hours >= threshold)
+
+
+def check_decision(current, wanted):
+    """Raise Conflict unless a record in status ``current`` may move to ``wanted``."""
+    allowed = {APPROVED: (PENDING,), REJECTED: (PENDING,), REVOKED: (APPROVED,)}[wanted]
+    if current not in allowed:
+        raise Conflict(f"hours record is {current}; cannot make it {wanted}",
+                       code="invalid_status")
+
+
+def hash_password(password, rounds):
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+def password_matches(password, hashed):
+    return bcrypt.checkpw(password.encode(), hashed.encode())
+
+
+# --- who may do what (tenancy) -------------------------------------------------------------
+
+def require_staff_of_center(actor, center_id):
+    """Center staff act on their own center only."""
+    if actor["role"] == "admin":
+        return
+    if actor["role"] != "center_staff" or actor.get("center_id") != center_id:
+        raise Forbidden("only staff of this center may do that")
+
+
+def require_staff_of_community(actor, community_id):
+    if actor["role"] == "admin":
+        return
+    if actor["role"] != "center_staff" or actor.get("community_id") != community_id:
+        raise Forbidden("only staff of this community may do that")
+
+
+def may_read_volunteer(actor, volunteer):
+    return (
+        actor["role"] == "admin"
+        or (actor["role"] == "volunteer" and actor.get("subject_id") == volunteer["_id"])
+        or (actor["role"] == "center_staff"
+            and actor.get("community_id") == volunteer["community_id"])
+    )

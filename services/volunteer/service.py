@@ -1,0 +1,308 @@
+"""The volunteer service: communities and centers, logins, volunteers, activities, service hours.
+
+Entrypoints are thin: validate through the contracts, check who may act, call the store, dump
+the answer. Approval and revocation of hours are published as events through the outbox.
+"""
+import logging
+
+from eventlet import tpool
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from pymongo.errors import BulkWriteError
+
+from services.shared import contracts
+from services.shared.contracts import load
+from services.shared.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from services.shared.ids import id_for_request
+from services.shared.metrics import ExposesMetrics
+from services.shared.outbox import Outbox
+from services.shared.rpc import TimedRpcProxy
+from services.shared.storage import MongoStore
+from services.volunteer import domain, schemas
+from services.shared.clock import now
+from services.volunteer.storage import VolunteerStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BCRYPT_ROUNDS = 12
+
+
+def bcrypt_rounds(config):
+    return int(config.get("BCRYPT_ROUNDS") or DEFAULT_BCRYPT_ROUNDS)
+
+
+class VolunteerDatabase(MongoStore):
+    def __init__(self):
+        super().__init__("volunteer", VolunteerStore)
+
+    def start(self):
+        super().start()
+        self.bootstrap_admin()
+
+    def bootstrap_admin(self):
+        """The first administrator: created once, from TIMEBANK_ADMIN_PASSWORD."""
+        if self.store.users.find_one({"_id": "admin"}) is not None:
+            return
+        password = self.container.config.get("TIMEBANK_ADMIN_PASSWORD")
+        if not password:
+            log.warning("no admin user and TIMEBANK_ADMIN_PASSWORD is not set: nobody can log in")
+            return
+        self.store.insert_or_replay(self.store.users, {
+            "_id": "admin", "role": "admin", "created_at": now(),
+            "password_hash": domain.hash_password(password, bcrypt_rounds(self.container.config)),
+        })
+        log.info("created the first administrator 'admin'")
+
+
+class VolunteerService(ExposesMetrics):
+    name = "volunteer"
+
+    store = VolunteerDatabase()
+    outbox = Outbox("volunteer")
+    config = Config()
+    rewards = TimedRpcProxy("rewards")
+
+    # --- logins ------------------------------------------------------------------------------
+
+    @rpc
+    def authenticate(self, username, password):
+        user = self.store.users.find_one({"_id": username}) if isinstance(username, str) else None
+        if user is None or not isinstance(password, str) or not tpool.execute(
+                domain.password_matches, password, user["password_hash"]):
+            raise Unauthenticated("wrong username or password", code="invalid_credentials")
+        subject = {"volunteer": user.get("volunteer_id"),
+                   "merchant": user.get("merchant_id")}.get(user["role"]) or user["_id"]
+        return schemas.PrincipalOut().dump(dict(user, user_id=user["_id"], subject_id=subject))
+
+    def _password_hash(self, password):
+        return tpool.execute(domain.hash_password, password, bcrypt_rounds(self.config))
+
+    @rpc
+    def create_user(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        domain.require_role(actor, "admin")
+        data = load(contracts.UserIn(), body)
+        user = {"_id": data["username"], "role": data["role"], "created_at": now(),
+                "center_id": None, "community_id": None, "merchant_id": None}
+        if data["role"] == "center_staff":
+            if not data["center_id"]:
+                raise InvalidInput("center staff belong to a center",
+                                   fields={"center_id": ["required for center_staff"]})
+            center = self.store.get(self.store.centers, data["center_id"], "center")
+            user.update(center_id=center["_id"], community_id=center["community_id"])
+        elif data["role"] == "merchant":
+            if not data["merchant_id"]:
+                raise InvalidInput("a merchant login belongs to a merchant",
+                                   fields={"merchant_id": ["required for merchant"]})
+            merchant = self.rewards.get_merchant(data["merchant_id"])
+            user.update(merchant_id=merchant["id"], community_id=merchant["community_id"])
+        user["password_hash"] = self._password_hash(data["password"])
+        self.store.insert_new(self.store.users, user, f"username {data['username']} is taken",
+                              code="username_taken")
+        return schemas.UserOut().dump(user)
+
+    # --- tenancy -----------------------------------------------------------------------------
+
+    @rpc
+    def create_community(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        domain.require_role(actor, "admin")
+        data = load(contracts.CommunityIn(), body)
+        doc = dict(data, _id=id_for_request("com", request_key), created_at=now())
+        doc, _ = self._insert_unique(self.store.communities, doc,
+                                     f"community code {data['code']} is taken", "code_taken")
+        return schemas.CommunityOut().dump(doc)
+
+    def _insert_unique(self, collection, doc, message, code):
+        """Insert; a replay of the same request returns the stored document, another clash 409."""
+        stored, created = self.store.insert_or_replay(collection, doc)
+        if stored is None:  # the clash was on another unique key than _id
+            raise Conflict(message, code=code)
+        return stored, created
+
+    @rpc
+    def get_community(self, community_id):
+        return schemas.CommunityOut().dump(
+            self.store.get(self.store.communities, community_id, "community"))
+
+    @rpc
+    def create_center(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        domain.require_role(actor, "admin")
+        data = load(contracts.CenterIn(), body)
+        self.store.get(self.store.communities, data["community_id"], "community")
+        doc = dict(data, _id=id_for_request("ctr", request_key), created_at=now())
+        doc, _ = self.store.insert_or_replay(self.store.centers, doc)
+        return schemas.CenterOut().dump(doc)
+
+    @rpc
+    def get_center(self, center_id):
+        return schemas.CenterOut().dump(self.store.get(self.store.centers, center_id, "center"))
+
+    # --- volunteers --------------------------------------------------------------------------
+
+    @rpc
+    def register_volunteer(self, actor, body, request_key=None):
+        """Staff or admin register a volunteer; with no actor, a person registers themself."""
+        if actor is not None:
+            actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.VolunteerIn(), body)
+        if actor is not None and actor["role"] != "volunteer":
+            domain.require_staff_of_community(actor, data["community_id"])
+        self.store.get(self.store.communities, data["community_id"], "community")
+        volunteer_id = id_for_request("vol", request_key)
+        volunteer = {"_id": volunteer_id, "name": data["name"], "phone": data["phone"],
+                     "community_id": data["community_id"], "username": data["username"],
+                     "created_at": now()}
+        volunteer, created = self.store.insert_or_replay(self.store.volunteers, volunteer)
+        login = {"_id": data["username"], "role": "volunteer", "volunteer_id": volunteer_id,
+                 "community_id": data["community_id"], "created_at": now(),
+                 "password_hash": self._password_hash(data["password"])}
+        stored_login, _ = self.store.insert_or_replay(self.store.users, login)
+        if stored_login.get("volunteer_id") != volunteer_id:
+            if created:  # undo our half: the username belongs to someone else
+                self.store.volunteers.delete_one({"_id": volunteer_id})
+            raise Conflict(f"username {data['username']} is taken", code="username_taken")
+        return self._volunteer_out(volunteer)
+
+    def _volunteer_out(self, volunteer):
+        minutes = self.store.service_minutes.total(volunteer["_id"])
+        return schemas.VolunteerOut().dump(dict(
+            volunteer, approved_minutes=minutes, star_level=domain.star_level(minutes)))
+
+    @rpc
+    def get_volunteer(self, actor, volunteer_id):
+        actor = load(contracts.ActorSchema(), actor)
+        volunteer = self.store.get(self.store.volunteers, volunteer_id, "volunteer")
+        if not domain.may_read_volunteer(actor, volunteer):
+            # Existence of a volunteer outside one's tenant does not leak.
+            raise NotFound(f"volunteer {volunteer_id} not found")
+        return self._volunteer_out(volunteer)
+
+    # --- activities and hours ----------------------------------------------------------------
+
+    @rpc
+    def create_activity(self, actor, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.ActivityIn(), body)
+        center = self.store.get(self.store.centers, data["center_id"], "center")
+        domain.require_staff_of_center(actor, center["_id"])
+        if data["ends_at"] <= data["starts_at"]:
+            raise InvalidInput("an activity ends after it starts",
+                               fields={"ends_at": ["must be after starts_at"]})
+        doc = dict(data, _id=id_for_request("act", request_key),
+                   community_id=center["community_id"], created_by=actor["user_id"],
+                   created_at=now())
+        doc, _ = self.store.insert_or_replay(self.store.activities, doc)
+        return schemas.ActivityOut().dump(doc)
+
+    @rpc
+    def get_activity(self, activity_id):
+        return schemas.ActivityOut().dump(
+            self.store.get(self.store.activities, activity_id, "activity"))
+
+    @rpc
+    def log_hours(self, actor, activity_id, body, request_key=None):
+        """Log a sheet of hours as pending records: all of them, or none when one is invalid."""
+        actor = load(contracts.ActorSchema(), actor)
+        activity = self.store.get(self.store.activities, activity_id, "activity")
+        domain.require_staff_of_center(actor, activity["center_id"])
+        entries = load(contracts.HoursSheetIn(), body)["entries"]
+        wanted = {e["volunteer_id"] for e in entries}
+        known = {v["_id"] for v in self.store.volunteers.find(
+            {"_id": {"$in": sorted(wanted)}}, {"_id": 1})}
+        unknown = {str(i): {"volunteer_id": ["no such volunteer"]}
+                   for i, e in enumerate(entries) if e["volunteer_id"] not in known}
+        if unknown:
+            raise InvalidInput("unknown volunteers in the sheet", fields={"entries": unknown})
+        logged_at = now()
+        records = [{
+            "_id": id_for_request("hrs", request_key, i), "activity_id": activity["_id"],
+            "center_id": activity["center_id"], "community_id": activity["community_id"],
+            "category": activity["category"], "activity_starts_at": activity["starts_at"],
+            "volunteer_id": e["volunteer_id"], "minutes": e["minutes"],
+            "logged_by": actor["user_id"], "logged_at": logged_at,
+        } for i, e in enumerate(entries)]
+        try:
+            self.store.hours.insert_many(records, ordered=False)
+        except BulkWriteError as exc:
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+            # A replayed sheet: its records exist already; their status is what is stored.
+        return {"records": [self._record_out(r) for r in records]}
+
+    def _record_out(self, record):
+        status, decision = self.store.status_of(record["_id"])
+        return schemas.HoursRecordOut().dump(dict(
+            record, status=status, reason=(decision or {}).get("reason")))
+
+    @rpc
+    def get_hours(self, actor, record_id):
+        actor = load(contracts.ActorSchema(), actor)
+        record = self.store.get(self.store.hours, record_id, "hours record")
+        domain.require_staff_of_center(actor, record["center_id"])
+        return self._record_out(record)
+
+    @rpc
+    def approve_hours(self, actor, record_id):
+        actor = load(contracts.ActorSchema(), actor)
+        record = self._decide(actor, record_id, domain.APPROVED, reason=None)
+        # The tally and the event follow the stored decision; both are keyed by the record,
+        # so approving again (a retry after a crash) completes what is missing and adds nothing.
+        self.store.service_minutes.append(
+            record["volunteer_id"], record["minutes"], key=f"approve:{record_id}", floor=None)
+        decision = self.store.status_of(record_id)[1]
+        self.outbox.add(f"hours_approved:{record_id}", "hours_approved",
+                        contracts.HoursApprovedSchema().dump({
+                            "event_id": f"hours_approved:{record_id}", "record_id": record_id,
+                            "volunteer_id": record["volunteer_id"],
+                            "community_id": record["community_id"],
+                            "center_id": record["center_id"],
+                            "activity_id": record["activity_id"],
+                            "category": record["category"], "minutes": record["minutes"],
+                            "activity_starts_at": record["activity_starts_at"],
+                            "approved_at": decision["at"], "approved_by": decision["by"],
+                        }))
+        self.metrics.count("hours_approved")
+        return {"id": record_id, "status": domain.APPROVED}
+
+    @rpc
+    def reject_hours(self, actor, record_id, body):
+        actor = load(contracts.ActorSchema(), actor)
+        reason = load(contracts.ReasonIn(), body)["reason"]
+        self._decide(actor, record_id, domain.REJECTED, reason=reason)
+        return {"id": record_id, "status": domain.REJECTED, "reason": reason}
+
+    @rpc
+    def revoke_hours(self, actor, record_id, body):
+        actor = load(contracts.ActorSchema(), actor)
+        reason = load(contracts.ReasonIn(), body)["reason"]
+        record = self._decide(actor, record_id, domain.REVOKED, reason=reason)
+        self.store.service_minutes.append(
+            record["volunteer_id"], -record["minutes"], key=f"revoke:{record_id}", floor=None)
+        decision = self.store.status_of(record_id)[1]
+        self.outbox.add(f"hours_revoked:{record_id}", "hours_revoked",
+                        contracts.HoursRevokedSchema().dump({
+                            "event_id": f"hours_revoked:{record_id}", "record_id": record_id,
+                            "volunteer_id": record["volunteer_id"],
+                            "community_id": record["community_id"],
+                            "minutes": record["minutes"], "reason": decision["reason"],
+                            "revoked_at": decision["at"], "revoked_by": decision["by"],
+                        }))
+        self.metrics.count("hours_revoked")
+        return {"id": record_id, "status": domain.REVOKED, "reason": decision["reason"]}
+
+    def _decide(self, actor, record_id, wanted, reason):
+        """Store the decision ``wanted`` for a record once; returns the record."""
+        record = self.store.get(self.store.hours, record_id, "hours record")
+        domain.require_staff_of_center(actor, record["center_id"])
+        current, _ = self.store.status_of(record_id)
+        if current != wanted:
+            domain.check_decision(current, wanted)
+            stored, _ = self.store.record_decision(record_id, domain.DECISION_STEP[wanted], {
+                "record_id": record_id, "status": wanted, "reason": reason,
+                "by": actor["user_id"], "at": now(),
+            })
+            if stored["status"] != wanted:  # another member of staff decided first
+                domain.check_decision(stored["status"], wanted)
+        return record

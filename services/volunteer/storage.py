@@ -1,0 +1,66 @@
+"""The volunteer service's database: tenancy, logins, volunteers, activities and hours.
+
+Documents are looked up by ``_id``; uniqueness that the rules need (a username, a community
+code, one decision per step of an hours record, one tally entry per decision) is a unique key,
+so it holds under concurrent requests without transactions.
+"""
+from pymongo.errors import DuplicateKeyError
+
+from services.shared.appendlog import AppendLog
+from services.shared.errors import Conflict, NotFound
+
+
+class VolunteerStore:
+    def __init__(self, db):
+        self.db = db
+        self.communities = db.communities
+        self.centers = db.centers
+        self.users = db.users              # _id = username
+        self.volunteers = db.volunteers
+        self.activities = db.activities
+        self.hours = db.hours              # one document per logged record, immutable facts
+        self.decisions = db.hours_decisions  # _id = "<record>:<step>", see domain.DECISION_STEP
+        # Approved minutes per volunteer, as an append-only tally: +minutes on approval,
+        # -minutes on revocation, each once per record.
+        self.service_minutes = AppendLog(db, "service_minutes")
+
+    def ensure_indexes(self):
+        self.communities.create_index("code", unique=True, name="code_unique")
+        self.service_minutes.ensure_indexes()
+
+    # --- generic -------------------------------------------------------------------------
+
+    def get(self, collection, doc_id, what):
+        doc = collection.find_one({"_id": doc_id})
+        if doc is None:
+            raise NotFound(f"{what} {doc_id} not found")
+        return doc
+
+    def insert_new(self, collection, doc, conflict_message, code="already_exists"):
+        try:
+            collection.insert_one(doc)
+        except DuplicateKeyError:
+            raise Conflict(conflict_message, code=code)
+        return doc
+
+    def insert_or_replay(self, collection, doc):
+        """Insert ``doc``; when its ``_id`` exists (a retried request), return the stored one."""
+        try:
+            collection.insert_one(doc)
+            return doc, True
+        except DuplicateKeyError:
+            return collection.find_one({"_id": doc["_id"]}), False
+
+    # --- hours -----------------------------------------------------------------------------
+
+    def status_of(self, record_id):
+        """(status, decision document) derived from the record's stored decisions."""
+        for step in (2, 1):
+            decision = self.decisions.find_one({"_id": f"{record_id}:{step}"})
+            if decision is not None:
+                return decision["status"], decision
+        return "pending", None
+
+    def record_decision(self, record_id, step, decision):
+        """Store a decision once; returns (stored decision, created)."""
+        return self.insert_or_replay(self.decisions, dict(decision, _id=f"{record_id}:{step}"))
