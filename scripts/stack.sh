@@ -19,6 +19,7 @@ DOCSTORE_BIN="$ROOT/tools/docstore/bin/docstore"
 GATEWAY_URL="http://127.0.0.1:8000"
 LOCAL_AMQP="amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_MONGO="mongodb://127.0.0.1:27017/"
+TEST_AMQP="amqp://guest:guest@127.0.0.1:5672/timebank-test"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
 
@@ -43,7 +44,18 @@ ensure_venv() {
 
 ensure_rabbitmq() {
   if [ -n "${AMQP_URI:-}" ]; then log "using AMQP_URI; not starting RabbitMQ"; return; fi
-  if "$PY" scripts/wait_ready.py amqp "$LOCAL_AMQP" --timeout 1 2>/dev/null; then return; fi
+  if ! "$PY" scripts/wait_ready.py amqp "$LOCAL_AMQP" --timeout 1 2>/dev/null; then
+    start_rabbitmq
+  fi
+  # Integration tests run their own service containers on a vhost of their own, so they never
+  # share queues with the stack that `make up` runs.
+  if ! "$PY" scripts/wait_ready.py amqp "$TEST_AMQP" --timeout 1 2>/dev/null; then
+    rabbitmqctl add_vhost timebank-test >/dev/null 2>&1 || true
+    rabbitmqctl set_permissions -p timebank-test guest '.*' '.*' '.*' >/dev/null
+  fi
+}
+
+start_rabbitmq() {
   if ! command -v rabbitmq-server >/dev/null 2>&1; then
     log "installing rabbitmq-server (Debian)"
     apt-get update -qq

@@ -1,0 +1,33 @@
+"""Helpers every test tier shares."""
+import os
+import socket
+import time
+
+LOCAL_TEST_AMQP = "amqp://guest:guest@127.0.0.1:5672/timebank-test"
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05, message="condition"):
+    """Poll ``predicate`` until it returns a truthy value (returned) or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{message} not met within {timeout:g}s (last: {value!r})")
+        time.sleep(interval)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def integration_amqp_uri():
+    """The broker for integration tests: a vhost of their own unless told otherwise."""
+    return os.environ.get("TEST_AMQP_URI") or os.environ.get("AMQP_URI") or LOCAL_TEST_AMQP
+
+
+def mongo_url():
+    return os.environ.get("MONGO_URL") or "mongodb://127.0.0.1:27017/"
