@@ -55,6 +55,7 @@ class Outbox(DependencyProvider):
         self.pending = Event()
         self.running = False
         self.thread = None
+        self.relay_attempts = 0  # for tests and metrics: how often the relay has run
         self.writer = OutboxWriter(self.collection, self.wake)
 
     def start(self):
@@ -86,6 +87,7 @@ class Outbox(DependencyProvider):
             with eventlet.Timeout(POLL_SECONDS, False):
                 self.pending.wait()
             self.pending = Event()
+            self.relay_attempts += 1
             try:
                 self.relay_once()
             except (PyMongoError, OSError, UndeliverableMessage) as exc:

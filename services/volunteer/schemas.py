@@ -21,7 +21,7 @@ class CenterOut(Out):
 
 class UserOut(Schema):
     id = fields.String(attribute="_id")
-    username = fields.String(attribute="_id")
+    username = fields.Function(lambda user: user["_id"])
     role = fields.String()
     center_id = fields.String(allow_none=True)
     community_id = fields.String(allow_none=True)
