@@ -1,8 +1,11 @@
 # The whole set-up on a fresh machine is these targets; scripts/stack.sh does the work.
-.PHONY: up down ps test test-unit test-integration test-e2e venv bench
+.PHONY: up restart down ps test test-unit test-integration test-e2e venv bench
 
 up:
 	@scripts/stack.sh up
+
+restart:
+	@scripts/stack.sh restart
 
 down:
 	@scripts/stack.sh down

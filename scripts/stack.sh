@@ -4,6 +4,7 @@
 #   scripts/stack.sh venv      Python 3.11 virtualenv in .venv with the pinned dependencies
 #   scripts/stack.sh infra     RabbitMQ and the document store, unless AMQP_URI / MONGO_URL are set
 #   scripts/stack.sh up        infra + the four services under supervisord; waits for /healthz
+#   scripts/stack.sh restart   restarts the four services (after a code change)
 #   scripts/stack.sh down      stops what up started
 #   scripts/stack.sh ps        what is running
 #
@@ -158,11 +159,19 @@ ps_() {
   else echo "rabbitmq          STOPPED"; fi
 }
 
+restart() {
+  supervisord_running || { up; return; }
+  supervisorctl restart 'services:*' >/dev/null
+  "$PY" scripts/wait_ready.py http "$GATEWAY_URL/readyz" --timeout 90
+  log "services restarted"
+}
+
 case "${1:-}" in
   venv) ensure_venv ;;
+  restart) restart ;;
   infra) infra ;;
   up) up ;;
   down) down ;;
   ps) ps_ ;;
-  *) echo "usage: $0 venv|infra|up|down|ps" >&2; exit 2 ;;
+  *) echo "usage: $0 venv|infra|up|restart|down|ps" >&2; exit 2 ;;
 esac
