@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 scripts/stack.sh up
-.venv/bin/pytest tests "$@"
+.venv/bin/pytest tests/unit tests/integration tests/e2e "$@"
 echo "make test: $(( $(date +%s) - start ))s in all" >&2

@@ -7,9 +7,10 @@ import logging
 
 import pymongo
 from nameko.extensions import DependencyProvider
-from pymongo.errors import PyMongoError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.shared.config import db_name
+from services.shared.errors import NotFound
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +56,24 @@ def ping(client):
     except PyMongoError as exc:
         log.warning("store ping failed: %s", exc)
         return False
+
+
+def get_or_404(collection, doc_id, what):
+    """The document with ``_id`` doc_id, or NotFound naming ``what``."""
+    doc = collection.find_one({"_id": doc_id})
+    if doc is None:
+        raise NotFound(f"{what} {doc_id} not found")
+    return doc
+
+
+def insert_or_replay(collection, doc):
+    """Insert ``doc``; when its ``_id`` exists (a retried request), return the stored one.
+
+    Returns (document, created). The stored document is None when the insert clashed on another
+    unique key than ``_id``.
+    """
+    try:
+        collection.insert_one(doc)
+        return doc, True
+    except DuplicateKeyError:
+        return collection.find_one({"_id": doc["_id"]}), False

@@ -7,7 +7,8 @@ so it holds under concurrent requests without transactions.
 from pymongo.errors import DuplicateKeyError
 
 from services.shared.appendlog import AppendLog
-from services.shared.errors import Conflict, NotFound
+from services.shared.errors import Conflict
+from services.shared.storage import get_or_404, insert_or_replay
 
 
 class VolunteerStore:
@@ -30,11 +31,8 @@ class VolunteerStore:
 
     # --- generic -------------------------------------------------------------------------
 
-    def get(self, collection, doc_id, what):
-        doc = collection.find_one({"_id": doc_id})
-        if doc is None:
-            raise NotFound(f"{what} {doc_id} not found")
-        return doc
+    get = staticmethod(get_or_404)
+    insert_or_replay = staticmethod(insert_or_replay)
 
     def insert_new(self, collection, doc, conflict_message, code="already_exists"):
         try:
@@ -42,14 +40,6 @@ class VolunteerStore:
         except DuplicateKeyError:
             raise Conflict(conflict_message, code=code)
         return doc
-
-    def insert_or_replay(self, collection, doc):
-        """Insert ``doc``; when its ``_id`` exists (a retried request), return the stored one."""
-        try:
-            collection.insert_one(doc)
-            return doc, True
-        except DuplicateKeyError:
-            return collection.find_one({"_id": doc["_id"]}), False
 
     # --- hours -----------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""An in-memory stand-in for the few pymongo calls the services make.
+
+Enough of a collection for the store wrappers under test: equality filters, unique ``_id`` and
+unique single-field indexes (DuplicateKeyError like the real store), ``$set`` updates and
+upserting replaces. Documents are copied in and out, as a real store would.
+"""
+import copy
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+
+class FakeCollection:
+    def __init__(self):
+        self.docs = {}          # _id -> document
+        self.unique = set()     # fields with a unique index besides _id
+
+    def create_index(self, keys, unique=False, name=None, **_):
+        assert isinstance(keys, str), "the fake supports single-field indexes only"
+        if unique:
+            self.unique.add(keys)
+        return name or f"{keys}_1"
+
+    @staticmethod
+    def _matches(doc, query):
+        for field, wanted in (query or {}).items():
+            assert not isinstance(wanted, dict), "the fake supports equality filters only"
+            if doc.get(field) != wanted:
+                return False
+        return True
+
+    def _check_unique(self, doc, ignore_id=None):
+        for other_id, other in self.docs.items():
+            if other_id == ignore_id:
+                continue
+            if other_id == doc["_id"]:
+                raise DuplicateKeyError(f"E11000 duplicate key _id: {doc['_id']!r}", 11000)
+            for field in self.unique:
+                if field in doc and other.get(field) == doc[field]:
+                    raise DuplicateKeyError(f"E11000 duplicate key {field}: {doc[field]!r}",
+                                            11000)
+
+    def _first(self, query):
+        return next((d for d in self.docs.values() if self._matches(d, query)), None)
+
+    def insert_one(self, doc):
+        doc.setdefault("_id", ObjectId())  # as pymongo does, on the caller's dict
+        self._check_unique(doc)
+        self.docs[doc["_id"]] = copy.deepcopy(doc)
+
+    def find_one(self, query=None, projection=None):
+        found = self._first(query)
+        return copy.deepcopy(found)  # projections are ignored: callers only read fields
+
+    def replace_one(self, query, replacement, upsert=False):
+        current = self._first(query)
+        if current is None and not upsert:
+            return
+        doc_id = current["_id"] if current is not None else query.get("_id", ObjectId())
+        doc = dict(copy.deepcopy(replacement), _id=doc_id)
+        self._check_unique(doc, ignore_id=doc_id)
+        self.docs[doc_id] = doc
+
+    def update_one(self, query, update):
+        assert set(update) == {"$set"}, "the fake supports $set only"
+        current = self._first(query)
+        if current is not None:
+            updated = dict(current, **copy.deepcopy(update["$set"]))
+            self._check_unique(updated, ignore_id=current["_id"])
+            self.docs[current["_id"]] = updated
+
+    def delete_one(self, query):
+        current = self._first(query)
+        if current is not None:
+            del self.docs[current["_id"]]
+
+
+class FakeDatabase:
+    """``db.name`` and ``db["name"]`` give one lazily created collection per name.
+
+    Pass ``name=collection`` to use a special collection (e.g. one that simulates a race).
+    """
+
+    def __init__(self, **collections):
+        self.collections = dict(collections)
+
+    def __getitem__(self, name):
+        if name not in self.collections:
+            self.collections[name] = FakeCollection()
+        return self.collections[name]
+
+    def __getattr__(self, name):
+        if name.startswith("_") or name == "collections":
+            raise AttributeError(name)
+        return self[name]
