@@ -5,20 +5,33 @@
 // Limits worth knowing (FerretDB v1.24): no multi-document transactions, and update/findAndModify
 // read-modify-write without a lock. Timebank's correctness rests on inserts under unique keys,
 // which are atomic here as on MongoDB.
+//
+// One fix of ours: FerretDB pushes a find by _id down to SQLite as
+// "WHERE _ferretdb_sjson->'$._id' = ?", but indexes _id as (_ferretdb_sjson->"_id"); SQLite only
+// uses an expression index for the very same expression, so every _id lookup was a full table
+// scan (a miss read the whole collection). indexIDPaths adds an index on the expression the
+// queries use, for every collection, shortly after FerretDB creates it.
 package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	_ "modernc.org/sqlite" // the SQLite driver FerretDB itself uses
 )
+
+// idIndexInterval is how soon after a collection is created its _id lookups become indexed.
+const idIndexInterval = 500 * time.Millisecond
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
@@ -56,9 +69,78 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	go indexIDPaths(ctx, dir, logger)
+
 	logger.Warn("docstore serving", "listen", *listen, "data", dir)
 	if err := f.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "docstore: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// indexIDPaths keeps an index on _ferretdb_sjson->'$._id' for every collection of every database.
+func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
+	dbs := map[string]*sql.DB{}
+	defer func() {
+		for _, db := range dbs {
+			db.Close()
+		}
+	}()
+
+	ticker := time.NewTicker(idIndexInterval)
+	defer ticker.Stop()
+
+	for {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+		for _, file := range files {
+			db := dbs[file]
+			if db == nil {
+				var err error
+				if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"); err != nil {
+					logger.Error("docstore: open for indexing", "file", file, "error", err)
+					continue
+				}
+				db.SetMaxOpenConns(1)
+				dbs[file] = db
+			}
+			if err := indexTables(ctx, db); err != nil {
+				logger.Warn("docstore: _id index", "file", file, "error", err)
+			}
+		}
+
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func indexTables(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	if err != nil {
+		if strings.Contains(err.Error(), "no such table") {
+			return nil // a database FerretDB has not created a collection in yet
+		}
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var table string
+		if err := rows.Scan(&table); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, table)
+	}
+	rows.Close()
+
+	for _, table := range tables {
+		q := fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`,
+			table+"_timebank_id_path", table)
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
