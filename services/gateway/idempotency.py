@@ -55,7 +55,10 @@ class IdempotencyStore:
         if now() - stored["claimed_at"] < STALE_CLAIM:
             raise Conflict("a request with this Idempotency-Key is still in progress",
                            code="request_in_progress")
-        return None  # a stale claim: the earlier attempt died; run again (services dedupe)
+        # A stale claim: the earlier attempt died. Take it over and run again; the services
+        # dedupe by the same request key, so even two retries racing here create nothing twice.
+        self.requests.replace_one({"_id": scoped_key}, claim)
+        return None
 
     def complete(self, scoped_key, fingerprint, status, body):
         self.requests.replace_one({"_id": scoped_key}, {

@@ -24,7 +24,7 @@ class Credit:
 
 
 def credit_for(minutes, rule=BASE_RULE):
-    if not isinstance(minutes, int) or minutes < 0:
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 0:
         raise ValueError("minutes must be a non-negative integer")
     points = minutes * rule.points_per_hour // 60
     return Credit(points, rule.version,

@@ -21,6 +21,13 @@ from services.shared.storage import MongoStore
 log = logging.getLogger(__name__)
 
 
+MAX_REVERSAL_ATTEMPTS = 20
+
+
+class ReversalContended(Exception):
+    """The balance kept moving while a reversal was computed; the event is requeued."""
+
+
 class CreditNotYetRecorded(Exception):
     """A revocation arrived before its approval; the event is requeued until it has."""
 
@@ -69,7 +76,7 @@ class PointsService(ExposesMetrics):
         account = event["volunteer_id"]
         # Points already spent cannot be taken back: reverse what the balance still holds
         # (never below zero) and say so in the entry.
-        while True:
+        for _ in range(MAX_REVERSAL_ATTEMPTS):
             reversible = min(credit["delta"], self.ledger.balance(account))
             shortfall = credit["delta"] - reversible
             reason = f"hours revoked: {event['reason']}"
@@ -83,6 +90,8 @@ class PointsService(ExposesMetrics):
                 break
             except InsufficientPoints:
                 continue  # the balance moved under us; recompute
+        else:
+            raise ReversalContended(record_id)  # requeued: tried again later
         self.metrics.count("points_reversed")
 
     def _park(self, event_type, payload, errors):

@@ -40,7 +40,10 @@ def response_for_error(exc):
         return json_response(exc.status, error_body(exc.code, exc.message, exc.fields))
     if isinstance(exc, HTTPException):
         code = (exc.name or "http_error").lower().replace(" ", "_")
-        return json_response(exc.code or 400, error_body(code, exc.description or exc.name))
+        # Keep werkzeug's headers that matter to clients, e.g. Allow on a 405.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return json_response(exc.code or 400, error_body(code, exc.description or exc.name),
+                             headers=headers)
     if isinstance(exc, RemoteError) and exc.exc_type in UNAVAILABLE_REMOTE_ERRORS:
         log.warning("dependency unavailable: %s", exc)
         return json_response(503, error_body("service_unavailable", "a dependency is down"))

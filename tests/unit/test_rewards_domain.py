@@ -83,6 +83,12 @@ def test_nobody_redeems_for_another_volunteer(actor):
         check_redeemable(actor, {"kind": "gift"}, "vol_2")
 
 
+@pytest.mark.parametrize("role", ["admin", "center_staff", "merchant"])
+def test_only_a_volunteer_redeems_even_with_a_matching_subject(role):
+    with pytest.raises(Forbidden):
+        check_redeemable({"role": role, "subject_id": "vol_1"}, {"kind": "gift"}, "vol_1")
+
+
 def test_merchant_offers_are_redeemed_with_a_code():
     with pytest.raises(RuleViolation) as caught:
         check_redeemable(VOLUNTEER, {"kind": "merchant_offer"}, "vol_1")

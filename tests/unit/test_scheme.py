@@ -32,10 +32,6 @@ def test_rejects_anything_but_a_non_negative_int(minutes):
         credit_for(minutes)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "services/points/scheme.py credit_for: `isinstance(minutes, int)` accepts bools (bool is an "
-    "int subclass), so credit_for(True) returns Credit(points=0, ...) instead of raising "
-    "ValueError; AppendLog.append rejects bool deltas, the scheme should too"))
 @pytest.mark.parametrize("minutes", [True, False])
 def test_rejects_bools(minutes):
     with pytest.raises(ValueError):

@@ -1,0 +1,126 @@
+import pytest
+
+from services.shared.appendlog import AppendLog, FloorBreached
+from tests.unit.fakes import FakeCollection, FakeDatabase
+
+
+def new_log(db):
+    log = AppendLog(db, "log")
+    log.ensure_indexes()
+    return log
+
+
+@pytest.fixture
+def log(db):
+    return new_log(db)
+
+
+def test_append_credits_and_advances_the_total(log):
+    entry, created = log.append("acct", 100, key="k1", fields={"reason": "earned"})
+    assert created
+    assert (entry["_id"], entry["seq"], entry["delta"], entry["total_after"]) == (
+        "acct:1", 1, 100, 100)
+    assert entry["reason"] == "earned"
+    log.append("acct", -30, key="k2")
+    assert log.head("acct") == (2, 70)
+    assert log.total("acct") == 70
+    assert log.total("other") == 0
+
+
+def test_replaying_a_key_returns_the_entry_and_changes_nothing(log):
+    first, _ = log.append("acct", 100, key="k1")
+    again, created = log.append("acct", 100, key="k1")
+    assert created is False
+    assert again["_id"] == first["_id"] == "acct:1"
+    assert log.head("acct") == (1, 100)
+
+
+def test_replaying_a_debit_that_would_now_breach_the_floor(log):
+    log.append("acct", 50, key="earn")
+    log.append("acct", -50, key="spend")
+    again, created = log.append("acct", -50, key="spend")
+    assert (created, again["_id"]) == (False, "acct:2")
+    assert log.total("acct") == 0
+
+
+def test_floor_refuses_an_overdraft_with_the_total(log):
+    log.append("acct", 20, key="k1")
+    with pytest.raises(FloorBreached) as caught:
+        log.append("acct", -21, key="k2")
+    assert caught.value.total == 20
+    assert log.head("acct") == (1, 20)
+    log.append("acct", -20, key="k3")  # down to the floor exactly is fine
+    assert log.total("acct") == 0
+
+
+def test_no_floor_allows_a_negative_total(log):
+    entry, _ = log.append("acct", -5, key="k1", floor=None)
+    assert entry["total_after"] == -5 and log.total("acct") == -5
+
+
+@pytest.mark.parametrize("delta", [1.5, "5", True])
+def test_delta_must_be_an_int(log, delta):
+    with pytest.raises(TypeError):
+        log.append("acct", delta, key="k")
+
+
+def test_verify_and_entries_of(log):
+    for i, delta in enumerate([10, -3, 7, -4], start=1):
+        log.append("acct", delta, key=f"k{i}")
+    assert log.verify("acct")
+    assert [e["seq"] for e in log.entries_of("acct")] == [4, 3, 2, 1]
+    assert [e["seq"] for e in log.entries_of("acct", newest_first=False)] == [1, 2, 3, 4]
+    assert [e["seq"] for e in log.entries_of("acct", limit=2)] == [4, 3]
+    assert [e["seq"] for e in log.entries_of("acct", before_seq=3)] == [2, 1]
+
+
+def test_verify_detects_a_wrong_total(log):
+    log.append("acct", 10, key="k1")
+    log.append("acct", 5, key="k2")
+    bad = log.entries.find_one({"_id": "acct:2"})
+    bad["total_after"] = 16
+    log.entries.replace_one({"_id": "acct:2"}, bad)
+    assert not log.verify("acct")
+
+
+def test_head_probes_past_a_stale_hint(log):
+    for i in range(1, 4):
+        log.append("acct", 10, key=f"k{i}")
+    log.heads.replace_one({"_id": "acct"}, {"seq": 1, "total_after": 10})
+    assert log.head("acct") == (3, 30)
+    entry, _ = log.append("acct", 5, key="k4")
+    assert entry["_id"] == "acct:4" and entry["total_after"] == 35
+
+
+class RacingCollection(FakeCollection):
+    """Another writer takes entry ``acct:2`` just before our first insert of it."""
+
+    def __init__(self):
+        super().__init__()
+        self.raced = False
+
+    def insert_one(self, doc):
+        if doc["_id"] == "acct:2" and not self.raced:
+            self.raced = True
+            super().insert_one({"_id": "acct:2", "stream": "acct", "seq": 2, "delta": -50,
+                                "total_after": 50, "key": "competitor"})
+        return super().insert_one(doc)
+
+
+def test_a_lost_race_retries_on_the_new_total():
+    log = new_log(FakeDatabase(log=RacingCollection()))
+    log.append("acct", 100, key="earn")
+    entry, created = log.append("acct", -30, key="mine")
+    assert created
+    assert (entry["_id"], entry["total_after"]) == ("acct:3", 20)
+    assert log.head("acct") == (3, 20)
+    assert log.verify("acct")
+
+
+def test_a_lost_race_rechecks_the_floor():
+    log = new_log(FakeDatabase(log=RacingCollection()))
+    log.append("acct", 100, key="earn")
+    with pytest.raises(FloorBreached) as caught:
+        log.append("acct", -60, key="mine")
+    assert caught.value.total == 50
+    assert log.head("acct") == (2, 50)

@@ -1,0 +1,98 @@
+"""RewardsService.redeem with worker_factory: a real RewardsStore on the in-memory store and a
+mocked points service."""
+from unittest.mock import MagicMock
+
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.rewards.service import RewardsService
+from services.rewards.storage import RewardsStore
+from services.shared import contracts
+from services.shared.contracts import load
+from services.shared.errors import InsufficientPoints, OutOfStock
+
+VOLUNTEER = {"user_id": "usr_li", "role": "volunteer", "subject_id": "vol_1"}
+INITIAL_STOCK = 5
+
+
+@pytest.fixture
+def store(db):
+    store = RewardsStore(db)
+    store.ensure_indexes()
+    store.rewards.insert_one({
+        "_id": "rwd_1", "kind": "gift", "title": "Rice, 5 kg", "description": None,
+        "cost_points": 30, "community_id": "com_1", "center_id": "ctr_1", "merchant_id": None,
+        "tracks_stock": True, "created_by": "usr_staff"})
+    store.stock.append("rwd_1", INITIAL_STOCK, key="rwd_1:initial")
+    return store
+
+
+@pytest.fixture
+def service(store):
+    return worker_factory(RewardsService, store=store, points=MagicMock())
+
+
+def redeem(service, quantity=2, request_key="idk_1"):
+    body = {"reward_id": "rwd_1", "volunteer_id": "vol_1", "quantity": quantity}
+    return service.redeem(VOLUNTEER, body, request_key=request_key)
+
+
+def test_success_takes_stock_and_debits_once(service, store):
+    out = redeem(service)
+    assert out["status"] == "confirmed" and out["points"] == 60
+    assert len(out["pickup_code"]) == 6
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - 2
+    service.points.debit.assert_called_once()
+    (sent,), _ = service.points.debit.call_args
+    assert sent["key"] == f"redemption:{out['id']}"
+    assert (sent["account"], sent["points"]) == ("vol_1", 60)
+    load(contracts.PointsMovementSchema(), sent)  # the points service will accept it
+
+
+def test_refused_debit_gives_the_stock_back(service, store):
+    service.points.debit.side_effect = InsufficientPoints("balance 10 does not cover 60 points")
+    with pytest.raises(InsufficientPoints):
+        redeem(service)
+    assert store.stock.total("rwd_1") == INITIAL_STOCK
+    assert store.stock.verify("rwd_1")
+    (failed,) = [r for r in store.redemptions.docs.values()]
+    assert (failed["status"], failed["failure"]) == ("failed", "insufficient_points")
+
+
+def test_out_of_stock_never_debits(service, store):
+    with pytest.raises(OutOfStock):
+        redeem(service, quantity=INITIAL_STOCK + 1)
+    service.points.debit.assert_not_called()
+    assert store.stock.total("rwd_1") == INITIAL_STOCK
+
+
+def test_retried_request_returns_the_same_redemption(service, store):
+    first = redeem(service)
+    again = redeem(service)
+    assert again["id"] == first["id"]
+    assert again["pickup_code"] == first["pickup_code"]
+    service.points.debit.assert_called_once()
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - 2
+
+
+def test_retried_failure_fails_the_same_way_without_new_calls(service, store):
+    service.points.debit.side_effect = InsufficientPoints("no")
+    for _ in range(2):
+        with pytest.raises(InsufficientPoints):
+            redeem(service)
+    service.points.debit.assert_called_once()
+    assert store.stock.total("rwd_1") == INITIAL_STOCK
+
+
+@pytest.mark.parametrize("quantity", [2, INITIAL_STOCK])
+def test_a_saga_left_pending_resumes_without_taking_stock_twice(service, store, quantity):
+    service.points.debit.side_effect = ConnectionError("points unreachable")
+    with pytest.raises(ConnectionError):
+        redeem(service, quantity)
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - quantity  # held for the retry
+    service.points.debit.side_effect = None
+    out = redeem(service, quantity)
+    assert out["status"] == "confirmed"
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - quantity
+    keys = {call.args[0]["key"] for call in service.points.debit.call_args_list}
+    assert keys == {f"redemption:{out['id']}"}
