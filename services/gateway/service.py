@@ -25,8 +25,14 @@ API = "/api/v1"
 MAX_LIMIT = 200
 
 
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a sheet of 1000 hours entries is about 100 KB
+
+
 def read_json(request, schema=None):
     """The request body as a JSON object, checked against ``schema`` when given."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise InvalidInput("the body is too large",
+                           fields={"_body": [f"at most {MAX_BODY_BYTES} bytes"]})
     raw = request.get_data(as_text=True)
     try:
         body = json.loads(raw) if raw.strip() else {}

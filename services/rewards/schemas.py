@@ -30,6 +30,10 @@ class RedemptionOut(Schema):
     quantity = fields.Integer()
     points = fields.Integer()
     status = fields.String()
-    pickup_code = fields.String(allow_none=True)
+    pickup_code = fields.Method("visible_pickup_code", allow_none=True)
     failure = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
+
+    def visible_pickup_code(self, redemption):
+        # The code collects the gift: shown only for a redemption that took points and stock.
+        return redemption.get("pickup_code") if redemption["status"] == "confirmed" else None

@@ -2,9 +2,14 @@
 
 A redemption takes stock, then debits points through the points service; when the debit is
 refused it gives the stock back. Every step is keyed by the redemption, so running the saga
-again for the same redemption (a retried request) finishes it without doing anything twice.
+again for the same redemption (a retried request, or the recovery timer after a crash or a
+timeout) finishes it without doing anything twice.
 """
+import datetime as dt
+import logging
+
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.rewards import domain, schemas
 from services.rewards.storage import RewardsStore
@@ -19,7 +24,12 @@ from services.shared.metrics import ExposesMetrics
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 
+log = logging.getLogger(__name__)
+
 MAX_PAGE = 200
+# A saga that has not finished this long after it started is resumed by the recovery timer.
+STALLED_AFTER = dt.timedelta(seconds=30)
+RECOVERY_INTERVAL_SECONDS = 10
 
 
 class RewardsService(ExposesMetrics):
@@ -110,30 +120,53 @@ class RewardsService(ExposesMetrics):
             "_id": id_for_request("rdm", request_key), "reward_id": reward["_id"],
             "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
             "points": domain.redemption_cost(reward, data["quantity"]),
-            "status": domain.PENDING, "pickup_code": None, "failure": None,
-            "created_at": now(),
+            "status": domain.PENDING, "failure": None, "created_at": now(),
+            # Chosen now, shown once confirmed: whoever finishes the saga shows the same code.
+            "pickup_code": domain.pickup_code(), "by": actor["user_id"],
         }
         redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
         if redemption["status"] == domain.PENDING:
-            redemption = self._run_saga(actor, reward, redemption)
+            # Marked before any step, unmarked after the last: what the recovery timer resumes.
+            self.store.insert_or_replay(self.store.pending, {"_id": redemption["_id"],
+                                                             "since": now()})
+            redemption = self._run_saga(reward, redemption)
         if redemption["status"] == domain.FAILED:
             error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints}
             raise error[redemption["failure"]](
                 f"redemption failed: {redemption['failure'].replace('_', ' ')}")
         return schemas.RedemptionOut().dump(redemption)
 
-    def _run_saga(self, actor, reward, redemption):
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def resume_stalled_redemptions(self):
+        """Finish sagas that stopped half-way (a crash, the points service unreachable)."""
+        stalled_before = now() - STALLED_AFTER
+        for marker in list(self.store.pending.find({}).limit(100)):
+            if marker["since"] > stalled_before:
+                continue
+            redemption = self.store.redemptions.find_one({"_id": marker["_id"]})
+            if redemption is not None and redemption["status"] == domain.PENDING:
+                reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
+                try:
+                    redemption = self._run_saga(reward, redemption)
+                except Exception as exc:  # still unreachable: the next tick tries again
+                    log.warning("redemption %s still stalled: %s", marker["_id"], exc)
+                    continue
+                log.info("resumed redemption %s: %s", marker["_id"], redemption["status"])
+            self.store.pending.delete_one({"_id": marker["_id"]})
+
+    def _run_saga(self, reward, redemption):
         rid = redemption["_id"]
         quantity = redemption["quantity"]
+        by = redemption["by"]
         if reward["tracks_stock"]:
             try:
                 self.store.stock.append(reward["_id"], -quantity, key=f"{rid}:take",
-                                        fields={"reason": "redeemed", "by": actor["user_id"]})
+                                        fields={"reason": "redeemed", "by": by})
             except FloorBreached:
                 return self._finish(rid, domain.FAILED, failure="out_of_stock")
         movement = {"account": redemption["volunteer_id"], "points": redemption["points"],
                     "key": f"redemption:{rid}", "ref_type": "redemption", "ref_id": rid,
-                    "by": actor["user_id"]}
+                    "by": by}
         try:
             self.points.debit(dict(movement, kind="redeem",
                                    reason=f"redeemed {quantity} × {reward['title']}"))
@@ -141,15 +174,17 @@ class RewardsService(ExposesMetrics):
             if reward["tracks_stock"]:
                 self.store.stock.append(reward["_id"], quantity, key=f"{rid}:return",
                                         floor=None, fields={"reason": "redemption failed",
-                                                            "by": actor["user_id"]})
+                                                            "by": by})
             return self._finish(rid, domain.FAILED, failure="insufficient_points")
-        # Any other failure (points service unreachable) leaves the redemption pending, with
-        # stock held: retrying with the same Idempotency-Key resumes it from here.
-        return self._finish(rid, domain.CONFIRMED, pickup_code=domain.pickup_code())
+        # Any other failure (points service unreachable) propagates and leaves the redemption
+        # pending with its stock held; a retry with the same Idempotency-Key, or the recovery
+        # timer, resumes it from here.
+        return self._finish(rid, domain.CONFIRMED)
 
     def _finish(self, rid, status, **fields):
         self.store.redemptions.update_one({"_id": rid},
                                           {"$set": dict(fields, status=status,
                                                         finished_at=now())})
+        self.store.pending.delete_one({"_id": rid})
         self.metrics.count(f"redemption_{status}")
         return self.store.redemptions.find_one({"_id": rid})

@@ -12,6 +12,7 @@ class RewardsStore:
         self.merchants = db.merchants
         self.rewards = db.rewards
         self.redemptions = db.redemptions
+        self.pending = db.pending_redemptions  # sagas under way; small, scanned by recovery
         self.stock = AppendLog(db, "stock")
 
     def ensure_indexes(self):

@@ -48,6 +48,10 @@ class FakeCollection:
         self._check_unique(doc)
         self.docs[doc["_id"]] = copy.deepcopy(doc)
 
+    def find(self, query=None, projection=None):
+        return FakeCursor([copy.deepcopy(d) for d in self.docs.values()
+                           if self._matches(d, query)])
+
     def find_one(self, query=None, projection=None):
         found = self._first(query)
         return copy.deepcopy(found)  # projections are ignored: callers only read fields
@@ -73,6 +77,11 @@ class FakeCollection:
         current = self._first(query)
         if current is not None:
             del self.docs[current["_id"]]
+
+
+class FakeCursor(list):
+    def limit(self, n):
+        return FakeCursor(self[:n]) if n else self
 
 
 class FakeDatabase:

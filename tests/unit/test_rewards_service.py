@@ -1,5 +1,6 @@
 """RewardsService.redeem with worker_factory: a real RewardsStore on the in-memory store and a
 mocked points service."""
+import datetime as dt
 from unittest.mock import MagicMock
 
 import pytest
@@ -9,7 +10,7 @@ from services.rewards.service import RewardsService
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
 from services.shared.contracts import load
-from services.shared.errors import InsufficientPoints, OutOfStock
+from services.shared.errors import InsufficientPoints, OutOfStock, ServiceUnavailable
 
 VOLUNTEER = {"user_id": "usr_li", "role": "volunteer", "subject_id": "vol_1"}
 INITIAL_STOCK = 5
@@ -96,3 +97,41 @@ def test_a_saga_left_pending_resumes_without_taking_stock_twice(service, store, 
     assert store.stock.total("rwd_1") == INITIAL_STOCK - quantity
     keys = {call.args[0]["key"] for call in service.points.debit.call_args_list}
     assert keys == {f"redemption:{out['id']}"}
+
+
+def test_the_recovery_timer_finishes_a_saga_stalled_by_an_unreachable_points_service(
+        service, store):
+    service.points.debit.side_effect = ServiceUnavailable("points did not answer")
+    with pytest.raises(ServiceUnavailable):
+        redeem(service, quantity=1, request_key="idk_stalled")
+    [marker] = store.pending.find({})
+    assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "pending"
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - 1  # held while the saga is open
+
+    service.resume_stalled_redemptions()  # too recent: left alone
+    assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "pending"
+
+    store.pending.replace_one({"_id": marker["_id"]},
+                              {"since": marker["since"] - dt.timedelta(minutes=5)})
+    service.points.debit.side_effect = None
+    service.resume_stalled_redemptions()
+    redemption = store.redemptions.find_one({"_id": marker["_id"]})
+    assert redemption["status"] == "confirmed"
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - 1  # taken once, not twice
+    keys = {call.args[0]["key"] for call in service.points.debit.call_args_list}
+    assert keys == {f"redemption:{marker['_id']}"}
+    assert list(store.pending.find({})) == []
+
+
+def test_recovery_gives_the_stock_back_when_the_debit_is_refused(service, store):
+    service.points.debit.side_effect = ServiceUnavailable("points did not answer")
+    with pytest.raises(ServiceUnavailable):
+        redeem(service, quantity=2, request_key="idk_refused")
+    [marker] = store.pending.find({})
+    store.pending.replace_one({"_id": marker["_id"]},
+                              {"since": marker["since"] - dt.timedelta(minutes=5)})
+    service.points.debit.side_effect = InsufficientPoints("balance 0")
+    service.resume_stalled_redemptions()
+    assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "failed"
+    assert store.stock.total("rwd_1") == INITIAL_STOCK
+    assert list(store.pending.find({})) == []
