@@ -5,7 +5,6 @@ refused it gives the stock back. Every step is keyed by the redemption, so runni
 again for the same redemption (a retried request, or the recovery timer after a crash or a
 timeout) finishes it without doing anything twice.
 """
-import datetime as dt
 import logging
 
 from nameko.rpc import rpc
@@ -20,6 +19,7 @@ from services.shared.clock import now
 from services.shared.contracts import load
 from services.shared.errors import InsufficientPoints, InvalidInput, OutOfStock
 from services.shared.ids import id_for_request
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
 from services.shared.metrics import ExposesMetrics
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
@@ -27,9 +27,6 @@ from services.shared.storage import MongoStore
 log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
-# A saga that has not finished this long after it started is resumed by the recovery timer.
-STALLED_AFTER = dt.timedelta(seconds=30)
-RECOVERY_INTERVAL_SECONDS = 10
 
 
 class RewardsService(ExposesMetrics):
@@ -127,8 +124,7 @@ class RewardsService(ExposesMetrics):
         redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
         if redemption["status"] == domain.PENDING:
             # Marked before any step, unmarked after the last: what the recovery timer resumes.
-            self.store.insert_or_replay(self.store.pending, {"_id": redemption["_id"],
-                                                             "since": now()})
+            self.store.pending.mark(redemption["_id"])
             redemption = self._run_saga(reward, redemption)
         if redemption["status"] == domain.FAILED:
             error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints}
@@ -139,20 +135,17 @@ class RewardsService(ExposesMetrics):
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def resume_stalled_redemptions(self):
         """Finish sagas that stopped half-way (a crash, the points service unreachable)."""
-        stalled_before = now() - STALLED_AFTER
-        for marker in list(self.store.pending.find({}).limit(100)):
-            if marker["since"] > stalled_before:
-                continue
-            redemption = self.store.redemptions.find_one({"_id": marker["_id"]})
+        for rid in self.store.pending.stalled():
+            redemption = self.store.redemptions.find_one({"_id": rid})
             if redemption is not None and redemption["status"] == domain.PENDING:
                 reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
                 try:
                     redemption = self._run_saga(reward, redemption)
                 except Exception as exc:  # still unreachable: the next tick tries again
-                    log.warning("redemption %s still stalled: %s", marker["_id"], exc)
+                    log.warning("redemption %s still stalled: %s", rid, exc)
                     continue
-                log.info("resumed redemption %s: %s", marker["_id"], redemption["status"])
-            self.store.pending.delete_one({"_id": marker["_id"]})
+                log.info("resumed redemption %s: %s", rid, redemption["status"])
+            self.store.pending.done(rid)
 
     def _run_saga(self, reward, redemption):
         rid = redemption["_id"]
@@ -185,6 +178,6 @@ class RewardsService(ExposesMetrics):
         self.store.redemptions.update_one({"_id": rid},
                                           {"$set": dict(fields, status=status,
                                                         finished_at=now())})
-        self.store.pending.delete_one({"_id": rid})
+        self.store.pending.done(rid)
         self.metrics.count(f"redemption_{status}")
         return self.store.redemptions.find_one({"_id": rid})

@@ -4,6 +4,7 @@ Stock is an append-only log per reward (``shared.appendlog``): taking stock is a
 not bring the total below zero, giving it back is another entry, each keyed by its redemption.
 """
 from services.shared.appendlog import AppendLog
+from services.shared.inflight import InFlight
 from services.shared.storage import get_or_404, insert_or_replay
 
 
@@ -12,7 +13,7 @@ class RewardsStore:
         self.merchants = db.merchants
         self.rewards = db.rewards
         self.redemptions = db.redemptions
-        self.pending = db.pending_redemptions  # sagas under way; small, scanned by recovery
+        self.pending = InFlight(db.pending_redemptions)  # sagas under way
         self.stock = AppendLog(db, "stock")
 
     def ensure_indexes(self):

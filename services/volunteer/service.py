@@ -8,12 +8,14 @@ import logging
 from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
+from nameko.timer import timer
 from pymongo.errors import BulkWriteError
 
 from services.shared import contracts
 from services.shared.contracts import load
 from services.shared.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from services.shared.ids import id_for_request
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
 from services.shared.metrics import ExposesMetrics
 from services.shared.outbox import Outbox
 from services.shared.rpc import TimedRpcProxy
@@ -247,22 +249,7 @@ class VolunteerService(ExposesMetrics):
     def approve_hours(self, actor, record_id):
         actor = load(contracts.ActorSchema(), actor)
         record = self._decide(actor, record_id, domain.APPROVED, reason=None)
-        # The tally and the event follow the stored decision; both are keyed by the record,
-        # so approving again (a retry after a crash) completes what is missing and adds nothing.
-        self.store.service_minutes.append(
-            record["volunteer_id"], record["minutes"], key=f"approve:{record_id}", floor=None)
-        decision = self.store.status_of(record_id)[1]
-        self.outbox.add(f"hours_approved:{record_id}", "hours_approved",
-                        contracts.HoursApprovedSchema().dump({
-                            "event_id": f"hours_approved:{record_id}", "record_id": record_id,
-                            "volunteer_id": record["volunteer_id"],
-                            "community_id": record["community_id"],
-                            "center_id": record["center_id"],
-                            "activity_id": record["activity_id"],
-                            "category": record["category"], "minutes": record["minutes"],
-                            "activity_starts_at": record["activity_starts_at"],
-                            "approved_at": decision["at"], "approved_by": decision["by"],
-                        }))
+        self._follow_decision(record, domain.DECISION_STEP[domain.APPROVED])
         self.metrics.count("hours_approved")
         return {"id": record_id, "status": domain.APPROVED}
 
@@ -270,7 +257,8 @@ class VolunteerService(ExposesMetrics):
     def reject_hours(self, actor, record_id, body):
         actor = load(contracts.ActorSchema(), actor)
         reason = load(contracts.ReasonIn(), body)["reason"]
-        self._decide(actor, record_id, domain.REJECTED, reason=reason)
+        record = self._decide(actor, record_id, domain.REJECTED, reason=reason)
+        self._follow_decision(record, domain.DECISION_STEP[domain.REJECTED])
         return {"id": record_id, "status": domain.REJECTED, "reason": reason}
 
     @rpc
@@ -278,19 +266,55 @@ class VolunteerService(ExposesMetrics):
         actor = load(contracts.ActorSchema(), actor)
         reason = load(contracts.ReasonIn(), body)["reason"]
         record = self._decide(actor, record_id, domain.REVOKED, reason=reason)
-        self.store.service_minutes.append(
-            record["volunteer_id"], -record["minutes"], key=f"revoke:{record_id}", floor=None)
-        decision = self.store.status_of(record_id)[1]
-        self.outbox.add(f"hours_revoked:{record_id}", "hours_revoked",
-                        contracts.HoursRevokedSchema().dump({
-                            "event_id": f"hours_revoked:{record_id}", "record_id": record_id,
-                            "volunteer_id": record["volunteer_id"],
-                            "community_id": record["community_id"],
-                            "minutes": record["minutes"], "reason": decision["reason"],
-                            "revoked_at": decision["at"], "revoked_by": decision["by"],
-                        }))
+        self._follow_decision(record, domain.DECISION_STEP[domain.REVOKED])
         self.metrics.count("hours_revoked")
-        return {"id": record_id, "status": domain.REVOKED, "reason": decision["reason"]}
+        return {"id": record_id, "status": domain.REVOKED, "reason": reason}
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def finish_stalled_decisions(self):
+        """Complete decisions whose tally or event a crash left out."""
+        for decision_id in self.store.in_flight.stalled():
+            record_id, step = decision_id.rsplit(":", 1)
+            record = self.store.get(self.store.hours, record_id, "hours record")
+            self._follow_decision(record, int(step))
+
+    def _follow_decision(self, record, step):
+        """What follows a stored decision: the minutes tally and the event.
+
+        Each is keyed by the record, so running this again (a retried request, the recovery
+        timer) completes what is missing and adds nothing.
+        """
+        record_id = record["_id"]
+        decision_id = f"{record_id}:{step}"
+        decision = self.store.decisions.find_one({"_id": decision_id})
+        if decision is not None and decision["status"] == domain.APPROVED:
+            self.store.service_minutes.append(
+                record["volunteer_id"], record["minutes"], key=f"approve:{record_id}",
+                floor=None)
+            self.outbox.add(f"hours_approved:{record_id}", "hours_approved",
+                            contracts.HoursApprovedSchema().dump({
+                                "event_id": f"hours_approved:{record_id}",
+                                "record_id": record_id, "volunteer_id": record["volunteer_id"],
+                                "community_id": record["community_id"],
+                                "center_id": record["center_id"],
+                                "activity_id": record["activity_id"],
+                                "category": record["category"], "minutes": record["minutes"],
+                                "activity_starts_at": record["activity_starts_at"],
+                                "approved_at": decision["at"], "approved_by": decision["by"],
+                            }))
+        elif decision is not None and decision["status"] == domain.REVOKED:
+            self.store.service_minutes.append(
+                record["volunteer_id"], -record["minutes"], key=f"revoke:{record_id}",
+                floor=None)
+            self.outbox.add(f"hours_revoked:{record_id}", "hours_revoked",
+                            contracts.HoursRevokedSchema().dump({
+                                "event_id": f"hours_revoked:{record_id}",
+                                "record_id": record_id, "volunteer_id": record["volunteer_id"],
+                                "community_id": record["community_id"],
+                                "minutes": record["minutes"], "reason": decision["reason"],
+                                "revoked_at": decision["at"], "revoked_by": decision["by"],
+                            }))
+        self.store.in_flight.done(decision_id)
 
     def _decide(self, actor, record_id, wanted, reason):
         """Store the decision ``wanted`` for a record once; returns the record."""
@@ -299,7 +323,9 @@ class VolunteerService(ExposesMetrics):
         current, _ = self.store.status_of(record_id)
         if current != wanted:
             domain.check_decision(current, wanted)
-            stored, _ = self.store.record_decision(record_id, domain.DECISION_STEP[wanted], {
+            step = domain.DECISION_STEP[wanted]
+            self.store.in_flight.mark(f"{record_id}:{step}")  # until _follow_decision has run
+            stored, _ = self.store.record_decision(record_id, step, {
                 "record_id": record_id, "status": wanted, "reason": reason,
                 "by": actor["user_id"], "at": now(),
             })

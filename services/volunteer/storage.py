@@ -7,6 +7,7 @@ so it holds under concurrent requests without transactions.
 from pymongo.errors import DuplicateKeyError
 
 from services.shared.appendlog import AppendLog
+from services.shared.inflight import InFlight
 from services.shared.errors import Conflict
 from services.shared.storage import get_or_404, insert_or_replay
 
@@ -24,6 +25,8 @@ class VolunteerStore:
         # Approved minutes per volunteer, as an append-only tally: +minutes on approval,
         # -minutes on revocation, each once per record.
         self.service_minutes = AppendLog(db, "service_minutes")
+        # Decisions whose tally and events are still to be written (see shared.inflight).
+        self.in_flight = InFlight(db.decisions_in_flight)
 
     def ensure_indexes(self):
         self.communities.create_index("code", unique=True, name="code_unique")

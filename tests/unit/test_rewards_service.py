@@ -104,14 +104,14 @@ def test_the_recovery_timer_finishes_a_saga_stalled_by_an_unreachable_points_ser
     service.points.debit.side_effect = ServiceUnavailable("points did not answer")
     with pytest.raises(ServiceUnavailable):
         redeem(service, quantity=1, request_key="idk_stalled")
-    [marker] = store.pending.find({})
+    [marker] = store.pending.collection.find({})
     assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "pending"
     assert store.stock.total("rwd_1") == INITIAL_STOCK - 1  # held while the saga is open
 
     service.resume_stalled_redemptions()  # too recent: left alone
     assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "pending"
 
-    store.pending.replace_one({"_id": marker["_id"]},
+    store.pending.collection.replace_one({"_id": marker["_id"]},
                               {"since": marker["since"] - dt.timedelta(minutes=5)})
     service.points.debit.side_effect = None
     service.resume_stalled_redemptions()
@@ -120,18 +120,18 @@ def test_the_recovery_timer_finishes_a_saga_stalled_by_an_unreachable_points_ser
     assert store.stock.total("rwd_1") == INITIAL_STOCK - 1  # taken once, not twice
     keys = {call.args[0]["key"] for call in service.points.debit.call_args_list}
     assert keys == {f"redemption:{marker['_id']}"}
-    assert list(store.pending.find({})) == []
+    assert list(store.pending.collection.find({})) == []
 
 
 def test_recovery_gives_the_stock_back_when_the_debit_is_refused(service, store):
     service.points.debit.side_effect = ServiceUnavailable("points did not answer")
     with pytest.raises(ServiceUnavailable):
         redeem(service, quantity=2, request_key="idk_refused")
-    [marker] = store.pending.find({})
-    store.pending.replace_one({"_id": marker["_id"]},
+    [marker] = store.pending.collection.find({})
+    store.pending.collection.replace_one({"_id": marker["_id"]},
                               {"since": marker["since"] - dt.timedelta(minutes=5)})
     service.points.debit.side_effect = InsufficientPoints("balance 0")
     service.resume_stalled_redemptions()
     assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "failed"
     assert store.stock.total("rwd_1") == INITIAL_STOCK
-    assert list(store.pending.find({})) == []
+    assert list(store.pending.collection.find({})) == []

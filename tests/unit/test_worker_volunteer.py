@@ -1,4 +1,5 @@
 """The volunteer service's entrypoints with worker_factory, on the in-memory fake store."""
+from datetime import timedelta
 from unittest.mock import MagicMock
 
 import pytest
@@ -86,3 +87,23 @@ def test_a_login_names_its_role_and_subject(service):
     principal = service.authenticate("liwei", "li-pass-123")
     assert (principal["role"], principal["subject_id"], principal["community_id"]) == \
         ("volunteer", volunteer["id"], "com_1")
+
+
+def test_the_recovery_timer_publishes_what_a_crash_left_out(service):
+    service.outbox.add.side_effect = ConnectionError("store went away")
+    with pytest.raises(ConnectionError):
+        service.approve_hours(STAFF, "hrs_1")
+    assert service.store.status_of("hrs_1")[0] == "approved"  # decided, but no event yet
+    service.outbox.add.side_effect = None
+    service.outbox.add.reset_mock()
+
+    service.finish_stalled_decisions()  # too recent: the request may still be running
+    service.outbox.add.assert_not_called()
+
+    markers = service.store.in_flight.collection
+    [marker] = markers.find({})
+    markers.replace_one({"_id": marker["_id"]}, {"since": marker["since"] - timedelta(minutes=5)})
+    service.finish_stalled_decisions()
+    assert [args[1] for args in published(service)] == ["hours_approved"]
+    assert service.store.service_minutes.total("vol_1") == 150  # once, not twice
+    assert list(markers.find({})) == []
