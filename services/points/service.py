@@ -36,6 +36,7 @@ def entry_out(doc):
     return contracts.LedgerEntrySchema().dump({
         "id": doc["_id"], "at": doc["at"], "kind": doc["kind"], "points": doc["delta"],
         "balance_after": doc["total_after"], "reason": doc["reason"], "ref": doc["ref"],
+        "rule": doc.get("rule"),
     })
 
 

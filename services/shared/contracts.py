@@ -91,6 +91,8 @@ class LedgerEntrySchema(Contract):
     balance_after = fields.Integer(strict=True, required=True)
     reason = fields.String(required=True)
     ref = fields.Dict(required=True)
+    # For credits: the scheme rule version and the arithmetic that produced the points.
+    rule = fields.Dict(load_default=None, allow_none=True)
 
 
 class ExpiringSchema(Contract):

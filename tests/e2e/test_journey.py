@@ -1,5 +1,6 @@
 """The first journey of the issue, through the public HTTP API of ../shared/api.md."""
 from tests.e2e.conftest import balance, earn
+from tests.support import wait_until
 
 
 def test_from_hours_to_a_redeemed_gift(api, center):
@@ -21,7 +22,6 @@ def test_from_hours_to_a_redeemed_gift(api, center):
     approved = api.post(f"/api/v1/hours/{record['id']}/approve", token=staff)
     assert approved.status_code == 200
     assert approved.json() == {"id": record["id"], "status": "approved"}
-    from tests.support import wait_until
     wait_until(lambda: balance(api, center)["balance"] == 25, message="25 points credited")
     assert balance(api, center) == {"volunteer_id": volunteer_id, "balance": 25, "reserved": 0,
                                     "available": 25, "expiring": []}
@@ -48,6 +48,10 @@ def test_from_hours_to_a_redeemed_gift(api, center):
     assert [(e["kind"], e["points"], e["balance_after"]) for e in statement["items"]] == \
         [("redeem", -20, 5), ("earn", 25, 25)]
     assert sum(e["points"] for e in statement["items"]) == 5
+    credit = statement["items"][1]
+    assert credit["ref"]["type"] == "hours" and credit["ref"]["id"] == record["id"]
+    assert credit["rule"]["version"] == "base-v1"
+    assert "150" in credit["rule"]["arithmetic"] and "25" in credit["rule"]["arithmetic"]
 
 
 def test_not_enough_points_is_409_and_takes_nothing(api, center):
