@@ -22,6 +22,9 @@ LOCAL_AMQP="amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_MONGO="mongodb://127.0.0.1:27017/"
 TEST_AMQP="amqp://guest:guest@127.0.0.1:5672/timebank-test"
 
+# Go and Python may sit outside a non-login shell's PATH (CI runs with a trimmed environment).
+export PATH="$PATH:/usr/local/go/bin:$HOME/.pyenv/shims"
+
 log() { printf '[stack] %s\n' "$*" >&2; }
 
 python311() {
@@ -70,7 +73,9 @@ start_rabbitmq() {
 
 build_docstore() {
   if [ -x "$DOCSTORE_BIN" ] && [ "$DOCSTORE_BIN" -nt tools/docstore/main.go ] &&
-     [ "$DOCSTORE_BIN" -nt tools/docstore/go.sum ]; then return; fi
+     [ "$DOCSTORE_BIN" -nt tools/docstore/go.sum ] && [ "$DOCSTORE_BIN" -nt tools/docstore/go.mod ]; then
+    return
+  fi
   command -v go >/dev/null 2>&1 || { log "Go is required to build tools/docstore"; exit 1; }
   log "building the document store (FerretDB v1, SQLite backend) through the Go module proxy"
   (cd tools/docstore && go build -trimpath -o bin/docstore .)
