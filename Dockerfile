@@ -12,11 +12,11 @@ WORKDIR /app
 RUN groupadd --system --gid 10001 timebank \
     && useradd --system --uid 10001 --gid timebank --home-dir /app --no-create-home timebank
 
-COPY pyproject.toml ./
+COPY pyproject.toml constraints.txt ./
 COPY services/ ./services/
 COPY config/ ./config/
 
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir -c constraints.txt .
 
 USER 10001:10001
 

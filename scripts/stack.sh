@@ -38,11 +38,11 @@ python311() {
 }
 
 ensure_venv() {
-  local stamp="$VENV/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
+  local stamp="$VENV/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)"
   [ -f "$stamp" ] && return
   log "installing Python dependencies into .venv"
   [ -x "$PY" ] || "$(python311)" -m venv "$VENV"
-  "$PY" -m pip install -q --disable-pip-version-check -e ".[dev]"
+  "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]"
   rm -f "$VENV"/.installed-* && touch "$stamp"
 }
 
