@@ -5,6 +5,7 @@ so it lands exactly once. Debits come by RPC from the rewards service, keyed by 
 """
 import logging
 
+import eventlet
 from marshmallow import ValidationError
 from nameko.events import event_handler
 from nameko.rpc import rpc
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 MAX_REVERSAL_ATTEMPTS = 20
+REQUEUE_PAUSE_SECONDS = 0.5
 
 
 class ReversalContended(Exception):
@@ -73,6 +75,9 @@ class PointsService(ExposesMetrics):
         record_id = event["record_id"]
         credit = self.ledger.find(f"hours:{record_id}:credit")
         if credit is None:
+            # The approval is normally milliseconds behind; pause before the requeue so a late
+            # approval does not turn this into a busy loop.
+            eventlet.sleep(REQUEUE_PAUSE_SECONDS)
             raise CreditNotYetRecorded(record_id)
         account = event["volunteer_id"]
         # Points already spent cannot be taken back: reverse what the balance still holds
