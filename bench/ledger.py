@@ -1,6 +1,6 @@
 """Benchmark the append-only ledger on the configured store (default: the local docstore).
 
-    .venv/bin/python bench/ledger.py [--appends 2000] [--accounts 50] [--concurrency 20]
+    .venv/bin/python -m bench.ledger [--appends 2000] [--accounts 50] [--concurrency 20]
 
 Prints appends per second, one writer and many, and how balance reads cost as an account's
 history grows. It measures; it asserts nothing.
