@@ -231,7 +231,9 @@ class VolunteerService(ExposesMetrics):
             if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
                 raise
             # A replayed sheet: its records exist already; their status is what is stored.
-        return {"records": [self._record_out(r) for r in records]}
+            return {"records": [self._record_out(r) for r in records]}
+        return {"records": [schemas.HoursRecordOut().dump(dict(r, status=domain.PENDING))
+                            for r in records]}
 
     def _record_out(self, record):
         status, decision = self.store.status_of(record["_id"])

@@ -125,3 +125,19 @@ def test_every_service_serves_metrics(api):
         assert "timebank_entrypoint_calls_total" in response.text
     gateway = api.get(f"{BASE_URL}/metrics").text
     assert 'entrypoint="issue_token"' in gateway
+
+
+def test_a_sheet_takes_up_to_1000_entries_at_once(api, center):
+    activity = api.created("/api/v1/activities", {
+        "center_id": center["center_id"], "title": "大扫除", "category": "environment",
+        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T10:00:00+08:00"},
+        center["staff"])
+    entry = {"volunteer_id": center["volunteer_id"], "minutes": 30}
+    sheet = api.created(f"/api/v1/activities/{activity['id']}/hours",
+                        {"entries": [entry] * 1000}, center["staff"])
+    assert len(sheet["records"]) == 1000
+    assert len({r["id"] for r in sheet["records"]}) == 1000
+    assert {r["status"] for r in sheet["records"]} == {"pending"}
+    too_many = api.post(f"/api/v1/activities/{activity['id']}/hours",
+                        {"entries": [entry] * 1001}, token=center["staff"])
+    assert "entries" in error_of(too_many, 400, "invalid_input")["fields"]
