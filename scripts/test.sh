@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `make test`: install and start what the tests need, then run all three tiers in one pytest
-# run (one summary line), non-zero on any failure.
+# run (one summary line, the last line printed), non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 scripts/stack.sh up
-.venv/bin/pytest tests/unit tests/integration tests/e2e "$@"
-echo "make test: $(( $(date +%s) - start ))s in all" >&2
+echo "[test] stack ready after $(( $(date +%s) - start ))s; running unit, integration and e2e tests" >&2
+exec .venv/bin/pytest tests/unit tests/integration tests/e2e "$@"
