@@ -1,7 +1,6 @@
 """Volunteer-domain rules as plain functions: hours life cycle, star levels, passwords."""
 import bcrypt
 
-from services.shared.access import require_role  # noqa: F401 (part of this domain's rules)
 from services.shared.errors import Conflict, Forbidden
 
 # Cumulative approved service hours for each star (星级志愿者).
@@ -38,9 +37,13 @@ def password_matches(password, hashed):
 
 # --- who may do what (tenancy) -------------------------------------------------------------
 
-def require_staff_of_center(actor, center_id):
-    """Center staff act on their own center only."""
-    if actor["role"] == "admin":
+def require_staff_of_center(actor, center_id, admin_too=False):
+    """Center staff act on their own center only.
+
+    Whoever records hours certifies them (谁记录谁证明): publishing activities, logging and
+    deciding hours is the center's; an admin may only revoke and inspect (``admin_too``).
+    """
+    if admin_too and actor["role"] == "admin":
         return
     if actor["role"] != "center_staff" or actor.get("center_id") != center_id:
         raise Forbidden("only staff of this center may do that")

@@ -12,6 +12,7 @@ from nameko.timer import timer
 from pymongo.errors import BulkWriteError
 
 from services.shared import contracts
+from services.shared.access import require_role
 from services.shared.contracts import load
 from services.shared.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from services.shared.ids import id_for_request
@@ -20,8 +21,8 @@ from services.shared.metrics import ExposesMetrics
 from services.shared.outbox import Outbox
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
-from services.volunteer import domain, schemas
 from services.shared.clock import now
+from services.volunteer import domain, schemas
 from services.volunteer.storage import VolunteerStore
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ class VolunteerService(ExposesMetrics):
     @rpc
     def create_user(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
-        domain.require_role(actor, "admin")
+        require_role(actor, "admin")
         data = load(contracts.UserIn(), body)
         user = {"_id": data["username"], "role": data["role"], "created_at": now(),
                 "center_id": None, "community_id": None, "merchant_id": None}
@@ -108,7 +109,7 @@ class VolunteerService(ExposesMetrics):
     @rpc
     def create_community(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
-        domain.require_role(actor, "admin")
+        require_role(actor, "admin")
         data = load(contracts.CommunityIn(), body)
         doc = dict(data, _id=id_for_request("com", request_key), created_at=now())
         doc, _ = self._insert_unique(self.store.communities, doc,
@@ -130,7 +131,7 @@ class VolunteerService(ExposesMetrics):
     @rpc
     def create_center(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
-        domain.require_role(actor, "admin")
+        require_role(actor, "admin")
         data = load(contracts.CenterIn(), body)
         self.store.get(self.store.communities, data["community_id"], "community")
         doc = dict(data, _id=id_for_request("ctr", request_key), created_at=now())
@@ -244,7 +245,7 @@ class VolunteerService(ExposesMetrics):
     def get_hours(self, actor, record_id):
         actor = load(contracts.ActorSchema(), actor)
         record = self.store.get(self.store.hours, record_id, "hours record")
-        domain.require_staff_of_center(actor, record["center_id"])
+        domain.require_staff_of_center(actor, record["center_id"], admin_too=True)
         return self._record_out(record)
 
     @rpc
@@ -321,7 +322,8 @@ class VolunteerService(ExposesMetrics):
     def _decide(self, actor, record_id, wanted, reason):
         """Store the decision ``wanted`` for a record once; returns the record."""
         record = self.store.get(self.store.hours, record_id, "hours record")
-        domain.require_staff_of_center(actor, record["center_id"])
+        domain.require_staff_of_center(actor, record["center_id"],
+                                       admin_too=wanted == domain.REVOKED)
         current, _ = self.store.status_of(record_id)
         if current != wanted:
             domain.check_decision(current, wanted)

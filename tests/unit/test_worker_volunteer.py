@@ -62,9 +62,11 @@ def test_revocation_takes_the_minutes_back_and_queues_its_event(service):
         ["hours_approved", "hours_revoked"]
 
 
-def test_staff_of_another_center_cannot_decide(service):
+def test_only_staff_of_the_center_decide(service):
     with pytest.raises(Forbidden):
         service.approve_hours(OTHER_STAFF, "hrs_1")
+    with pytest.raises(Forbidden):  # the recorder certifies; an admin may only revoke
+        service.approve_hours(ADMIN, "hrs_1")
     assert service.store.status_of("hrs_1")[0] == "pending"
 
 
