@@ -42,6 +42,13 @@ ROUTES = [
      contracts.RedemptionIn, 201, False),
 ]
 
+PAGE = [("limit", "integer"), ("cursor", "string")]
+QUERY = {
+    "/volunteers/{volunteer_id}/statement": [("from", "string"), ("to", "string"),
+                                             ("format", "string")] + PAGE,
+    "/rewards": [("community_id", "string"), ("kind", "string")] + PAGE,
+}
+
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",
           "404": "not found", "409": "conflict", "422": "refused by the rules",
           "503": "a dependency is down"}
@@ -66,7 +73,9 @@ def openapi_document():
                 for code, text in ERRORS.items()}},
             "parameters": [{"in": "path", "name": name, "required": True,
                             "schema": {"type": "string"}}
-                           for name in _path_params(path)],
+                           for name in _path_params(path)] + [
+                {"in": "query", "name": name, "required": False, "schema": {"type": kind}}
+                for name, kind in QUERY.get(path, [])],
         }
         if method == "post":
             operation["parameters"].append({"in": "header", "name": "Idempotency-Key",

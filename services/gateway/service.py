@@ -5,10 +5,13 @@ with the fields at fault), and calls the owning service by RPC with a deadline. 
 who may act on what (they know tenancy); the gateway turns their errors into the API's error
 shape and honours Idempotency-Key on every creating POST.
 """
+import csv
+import io
 import json
 
 from kombu import Connection
 from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Response
 
 from services.gateway.auth import TokenAuthority
 from services.gateway.idempotency import IdempotencyStore, body_fingerprint
@@ -50,6 +53,20 @@ def query_limit(request):
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidInput("bad limit", fields={"limit": [f"an integer from 1 to {MAX_LIMIT}"]})
     return int(raw)
+
+
+STATEMENT_COLUMNS = ("id", "at", "kind", "points", "balance_after", "reason", "ref_type",
+                     "ref_id")
+
+
+def statement_csv(entries):
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(STATEMENT_COLUMNS)
+    for e in entries:
+        writer.writerow([e["id"], e["at"], e["kind"], e["points"], e["balance_after"],
+                         e["reason"], e["ref"].get("type"), e["ref"].get("id")])
+    return "\ufeff" + out.getvalue()  # BOM: spreadsheet programs then read the Chinese right
 
 
 class Readiness(DependencyProvider):
@@ -197,16 +214,23 @@ class GatewayService(ExposesMetrics):
 
     @http("GET", f"{API}/volunteers/<string:volunteer_id>/statement")
     def get_statement(self, request, volunteer_id):
+        """Ledger entries newest first; ``?from=&to=`` bound them, ``format=csv`` for a sheet."""
         actor = self.tokens.actor(request)
-        limit = query_limit(request)
+        args = load(contracts.StatementArgs(), request.args.to_dict())
         self._authorize_volunteer(actor, volunteer_id)
-        cursor = request.args.get("cursor")
-        if cursor is not None and not cursor.isdigit():
-            raise InvalidInput("bad cursor", fields={"cursor": ["as returned in next_cursor"]})
-        entries = self.points.statement(volunteer_id, limit + 1,
-                                        int(cursor) if cursor else None)
-        page = entries[:limit]
-        next_cursor = page[-1]["id"].rsplit(":", 1)[1] if len(entries) > limit else None
+        entries = self.points.statement({
+            "account": volunteer_id, "limit": args["limit"] + 1,
+            "before_seq": int(args["cursor"]) if args["cursor"] else None,
+            "since": args["from_"] and args["from_"].isoformat(),
+            "until": args["to"] and args["to"].isoformat()})
+        page = entries[:args["limit"]]
+        next_cursor = page[-1]["id"].rsplit(":", 1)[1] if len(entries) > len(page) else None
+        if args["format"] == "csv":
+            headers = {"Content-Disposition": f'attachment; filename="{volunteer_id}.csv"'}
+            if next_cursor:
+                headers["X-Next-Cursor"] = next_cursor
+            return Response(statement_csv(page), status=200, headers=headers,
+                            content_type="text/csv; charset=utf-8")
         return json_response(200, {"items": page, "next_cursor": next_cursor})
 
     # --- activities and hours ----------------------------------------------------------------

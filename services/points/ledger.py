@@ -35,5 +35,6 @@ class Ledger:
     def find(self, key):
         return self.accounts.find_by_key(key)
 
-    def statement(self, account, limit=None, before_seq=None):
-        return self.accounts.entries_of(account, before_seq=before_seq, limit=limit)
+    def statement(self, account, limit=None, before_seq=None, since=None, until=None):
+        return self.accounts.entries_of(account, before_seq=before_seq, limit=limit,
+                                        since=since, until=until)

@@ -133,6 +133,9 @@ class PointsService(ExposesMetrics):
             "available": balance, "expiring": []})
 
     @rpc
-    def statement(self, account, limit=50, before_seq=None):
-        entries = self.ledger.statement(account, limit=limit, before_seq=before_seq)
+    def statement(self, query):
+        q = load(contracts.StatementQuery(), query)
+        entries = self.ledger.statement(q["account"], limit=q["limit"],
+                                        before_seq=q["before_seq"], since=q["since"],
+                                        until=q["until"])
         return [entry_out(e) for e in entries]

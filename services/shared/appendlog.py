@@ -106,15 +106,23 @@ class AppendLog:
         except DuplicateKeyError:
             pass  # two first appends upserted at once; either hint is fine
 
-    def entries_of(self, stream, newest_first=True, before_seq=None, limit=None):
-        """Entries of one stream by ``_id`` lookups, newest first from ``before_seq``."""
+    def entries_of(self, stream, newest_first=True, before_seq=None, limit=None,
+                   since=None, until=None):
+        """Entries of one stream by ``_id`` lookups, newest first from ``before_seq``.
+
+        ``since``/``until`` bound ``at``; entries are appended in time order, so the walk stops
+        at the first entry older than ``since``.
+        """
         seq = self.head(stream)[0] if before_seq is None else before_seq - 1
         out = []
         while seq >= 1 and (limit is None or len(out) < limit):
             doc = self.entries.find_one({"_id": entry_id(stream, seq)})
-            if doc is not None:
-                out.append(doc)
             seq -= 1
+            if doc is None or (until is not None and doc["at"] > until):
+                continue
+            if since is not None and doc["at"] < since:
+                break
+            out.append(doc)
         return out if newest_first else out[::-1]
 
     def verify(self, stream):

@@ -3,7 +3,7 @@
 Both sides load and dump through these schemas, so a producer and its consumers cannot drift
 apart. A service's own HTTP-facing or storage shapes stay in that service.
 """
-from marshmallow import Schema, fields, validate, RAISE
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.shared.errors import InvalidInput
 
@@ -70,6 +70,9 @@ class HoursRevokedSchema(Contract):
     revoked_by = Id(required=True)
 
 
+EVENT_SCHEMAS = {HOURS_APPROVED[1]: HoursApprovedSchema, HOURS_REVOKED[1]: HoursRevokedSchema}
+
+
 class PointsMovementSchema(Contract):
     """RPC points.debit / points.credit_back: one movement, once per ``key``."""
     account = Id(required=True)
@@ -93,6 +96,16 @@ class LedgerEntrySchema(Contract):
     ref = fields.Dict(required=True)
     # For credits: the scheme rule version and the arithmetic that produced the points.
     rule = fields.Dict(load_default=None, allow_none=True)
+
+
+class StatementQuery(Contract):
+    """RPC points.statement: a page of an account's entries, newest first."""
+    account = Id(required=True)
+    limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=1000))
+    before_seq = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                validate=validate.Range(min=1))
+    since = fields.AwareDateTime(load_default=None, allow_none=True)
+    until = fields.AwareDateTime(load_default=None, allow_none=True)
 
 
 class ExpiringSchema(Contract):
@@ -209,3 +222,16 @@ class MerchantIn(Contract):
 class LoginIn(Contract):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class StatementArgs(Schema):
+    """The query string of GET /volunteers/{id}/statement (strings, as URLs carry them)."""
+    class Meta:
+        unknown = EXCLUDE  # a cache-buster or tracking parameter is no error
+
+    from_ = fields.AwareDateTime(data_key="from", load_default=None)
+    to = fields.AwareDateTime(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[1-9][0-9]{0,17}$", error="as returned in next_cursor"))

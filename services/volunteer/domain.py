@@ -14,6 +14,27 @@ PENDING, APPROVED, REJECTED, REVOKED = "pending", "approved", "rejected", "revok
 DECISION_STEP = {APPROVED: 1, REJECTED: 1, REVOKED: 2}
 
 
+def decision_effects(record, decision):
+    """What a stored decision changes beyond itself, or None (a rejection changes nothing).
+
+    Returns (tally key, minutes to add to the volunteer's approved minutes, event type, event
+    body). The key and the event id are the record's, so each effect happens once.
+    """
+    record_id = record["_id"]
+    common = {"record_id": record_id, "volunteer_id": record["volunteer_id"],
+              "community_id": record["community_id"], "minutes": record["minutes"]}
+    if decision["status"] == APPROVED:
+        event = dict(common, center_id=record["center_id"], activity_id=record["activity_id"],
+                     category=record["category"], activity_starts_at=record["activity_starts_at"],
+                     approved_at=decision["at"], approved_by=decision["by"])
+        return f"approve:{record_id}", record["minutes"], "hours_approved", event
+    if decision["status"] == REVOKED:
+        event = dict(common, reason=decision["reason"], revoked_at=decision["at"],
+                     revoked_by=decision["by"])
+        return f"revoke:{record_id}", -record["minutes"], "hours_revoked", event
+    return None
+
+
 def star_level(approved_minutes):
     hours = approved_minutes // 60
     return sum(1 for threshold in STAR_THRESHOLD_HOURS if hours >= threshold)

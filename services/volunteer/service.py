@@ -287,36 +287,16 @@ class VolunteerService(ExposesMetrics):
         Each is keyed by the record, so running this again (a retried request, the recovery
         timer) completes what is missing and adds nothing.
         """
-        record_id = record["_id"]
-        decision_id = f"{record_id}:{step}"
+        decision_id = f"{record['_id']}:{step}"
         decision = self.store.decisions.find_one({"_id": decision_id})
-        if decision is not None and decision["status"] == domain.APPROVED:
-            self.store.service_minutes.append(
-                record["volunteer_id"], record["minutes"], key=f"approve:{record_id}",
-                floor=None)
-            self.outbox.add(f"hours_approved:{record_id}", "hours_approved",
-                            contracts.HoursApprovedSchema().dump({
-                                "event_id": f"hours_approved:{record_id}",
-                                "record_id": record_id, "volunteer_id": record["volunteer_id"],
-                                "community_id": record["community_id"],
-                                "center_id": record["center_id"],
-                                "activity_id": record["activity_id"],
-                                "category": record["category"], "minutes": record["minutes"],
-                                "activity_starts_at": record["activity_starts_at"],
-                                "approved_at": decision["at"], "approved_by": decision["by"],
-                            }))
-        elif decision is not None and decision["status"] == domain.REVOKED:
-            self.store.service_minutes.append(
-                record["volunteer_id"], -record["minutes"], key=f"revoke:{record_id}",
-                floor=None)
-            self.outbox.add(f"hours_revoked:{record_id}", "hours_revoked",
-                            contracts.HoursRevokedSchema().dump({
-                                "event_id": f"hours_revoked:{record_id}",
-                                "record_id": record_id, "volunteer_id": record["volunteer_id"],
-                                "community_id": record["community_id"],
-                                "minutes": record["minutes"], "reason": decision["reason"],
-                                "revoked_at": decision["at"], "revoked_by": decision["by"],
-                            }))
+        effects = domain.decision_effects(record, decision) if decision else None
+        if effects is not None:
+            tally_key, minutes, event_type, event = effects
+            self.store.service_minutes.append(record["volunteer_id"], minutes, key=tally_key,
+                                              floor=None)
+            event_id = f"{event_type}:{record['_id']}"
+            self.outbox.add(event_id, event_type, contracts.EVENT_SCHEMAS[event_type]().dump(
+                dict(event, event_id=event_id)))
         self.store.in_flight.done(decision_id)
 
     def _decide(self, actor, record_id, wanted, reason):

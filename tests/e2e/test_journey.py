@@ -1,4 +1,7 @@
 """The first journey of the issue, through the public HTTP API of ../shared/api.md."""
+import csv
+import io
+
 from tests.e2e.conftest import balance, earn
 from tests.support import wait_until
 
@@ -67,3 +70,34 @@ def test_not_enough_points_is_409_and_takes_nothing(api, center):
     stock = api.get(f"/api/v1/rewards?community_id={center['community_id']}",
                     token=center["volunteer"]).json()["items"][0]["stock"]
     assert stock == 2
+
+
+def test_the_statement_filters_by_time_and_exports_csv(api, center):
+    earn(api, center, 150)
+    gift = api.created("/api/v1/rewards", {"kind": "gift", "title": "大米 5kg",
+                                           "cost_points": 20, "stock": 3}, center["staff"])
+    api.created("/api/v1/redemptions", {"reward_id": gift["id"],
+                                        "volunteer_id": center["volunteer_id"]},
+                center["volunteer"])
+    url = f"/api/v1/volunteers/{center['volunteer_id']}/statement"
+    redeemed, earned = api.get(url, token=center["volunteer"]).json()["items"]
+
+    def kinds(**params):
+        response = api.get(url, token=center["volunteer"], params=params)
+        assert response.status_code == 200, response.text
+        return [e["kind"] for e in response.json()["items"]]
+
+    assert kinds(**{"from": redeemed["at"]}) == ["redeem"]
+    assert kinds(to=earned["at"]) == ["earn"]
+    assert kinds(**{"from": earned["at"], "to": redeemed["at"]}) == ["redeem", "earn"]
+    assert kinds(limit=1) == ["redeem"]
+
+    response = api.get(url, token=center["volunteer"], params={"format": "csv"})
+    assert response.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [(r["kind"], int(r["points"]), int(r["balance_after"])) for r in rows] == \
+        [("redeem", -20, 5), ("earn", 25, 25)]
+    assert "大米" in rows[0]["reason"]
+
+    bad = api.get(url, token=center["volunteer"], params={"from": "yesterday"})
+    assert bad.status_code == 400 and "from" in bad.json()["error"]["fields"]

@@ -53,7 +53,7 @@ def test_approved_hours_credit_points_once_and_revocation_reverses_them(start, r
     rpc.volunteer.revoke_hours(staff, record_id, {"reason": "duplicate sign-in"})
     wait_until(lambda: rpc.points.get_balance(volunteer_id)["balance"] == 0,
                message="reversal after revocation")
-    kinds = [(e["kind"], e["points"]) for e in rpc.points.statement(volunteer_id)]
+    kinds = [(e["kind"], e["points"]) for e in rpc.points.statement({"account": volunteer_id})]
     assert kinds == [("reversal", -25), ("earn", 25)]
     assert rpc.volunteer.get_volunteer(staff, volunteer_id)["approved_minutes"] == 0
     with pytest.raises(Conflict):

@@ -42,7 +42,7 @@ def test_an_approval_delivered_three_times_credits_once(points, service_config, 
                message="all three deliveries handled")
     assert fact_count(points, "points_credited") == 1
     assert rpc.points.get_balance(volunteer_id)["balance"] == 25
-    statement = rpc.points.statement(volunteer_id)
+    statement = rpc.points.statement({"account": volunteer_id})
     assert [(e["kind"], e["points"], e["balance_after"]) for e in statement] == [("earn", 25, 25)]
     assert statement[0]["ref"] == {"type": "hours", "id": event["record_id"]}
 
@@ -69,7 +69,7 @@ def test_twenty_concurrent_debits_against_a_balance_covering_five(points, servic
     assert outcomes.count("refused") == 15
     balance = rpc.points.get_balance(volunteer_id)
     assert balance["balance"] == 0 and balance["available"] == 0
-    entries = rpc.points.statement(volunteer_id, 100)
+    entries = rpc.points.statement({"account": volunteer_id, "limit": 100})
     assert sum(e["points"] for e in entries) == 0
     assert all(e["balance_after"] >= 0 for e in entries)
 
