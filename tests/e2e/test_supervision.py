@@ -25,14 +25,32 @@ def test_each_service_is_its_own_process():
     assert all(pids.values()) and len(set(pids.values())) == 4, pids
 
 
-def test_a_killed_service_comes_back_and_nothing_is_lost(api, center):
+def test_a_killed_service_comes_back(api, center):
     before = pid_of("services:points")
     os.kill(before, signal.SIGKILL)
     wait_until(lambda: pid_of("services:points") not in (None, before), timeout=30,
                message="points restarted by the supervisor")
-    # Approvals made while it restarts wait in its durable queue and are credited once.
     earn(api, center, 120)
     assert balance(api, center)["balance"] == 20
+
+
+def test_an_approval_made_while_points_is_down_is_credited_when_it_is_back(api, center):
+    activity = api.created("/api/v1/activities", {
+        "center_id": center["center_id"], "title": "义诊", "category": "professional",
+        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T12:00:00+08:00"},
+        center["staff"])
+    [record] = api.created(f"/api/v1/activities/{activity['id']}/hours", {
+        "entries": [{"volunteer_id": center["volunteer_id"], "minutes": 90}]},
+        center["staff"])["records"]
+    ctl("stop", "services:points")
+    try:
+        approved = api.post(f"/api/v1/hours/{record['id']}/approve", token=center["staff"])
+        assert approved.status_code == 200, approved.text
+    finally:
+        ctl("start", "services:points")
+    # The event waited in the broker's durable queue; it is credited once, not lost.
+    wait_until(lambda: balance(api, center)["balance"] == 15, timeout=30,
+               message="credit after points came back")
 
 
 def test_a_stopped_service_answers_503_not_a_hang(api, center):
