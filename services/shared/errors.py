@@ -76,6 +76,11 @@ class ServiceUnavailable(TimebankError):
     default_code = "service_unavailable"
 
 
+class Busy(ServiceUnavailable):
+    """Too many concurrent writers on one account or item: try again shortly (503)."""
+    default_code = "busy"
+
+
 def _register(cls):
     registry[get_module_path(cls)] = cls
     for sub in cls.__subclasses__():
