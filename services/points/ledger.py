@@ -32,6 +32,10 @@ class Ledger:
                 f"balance {exc.total} does not cover {points} points",
                 fields={"points": [f"available {exc.total}"]})
 
+    def reverse(self, account, key, plan):
+        """Append once for ``key`` what ``plan(balance) -> (delta <= 0, entry)`` decides."""
+        return self.accounts.append_planned(account, key, plan, floor=0)
+
     def find(self, key):
         return self.accounts.find_by_key(key)
 

@@ -22,12 +22,7 @@ from services.shared.storage import MongoStore
 log = logging.getLogger(__name__)
 
 
-MAX_REVERSAL_ATTEMPTS = 20
 REQUEUE_PAUSE_SECONDS = 0.5
-
-
-class ReversalContended(Exception):
-    """The balance kept moving while a reversal was computed; the event is requeued."""
 
 
 class CreditNotYetRecorded(Exception):
@@ -80,24 +75,21 @@ class PointsService(ExposesMetrics):
             eventlet.sleep(REQUEUE_PAUSE_SECONDS)
             raise CreditNotYetRecorded(record_id)
         account = event["volunteer_id"]
-        # Points already spent cannot be taken back: reverse what the balance still holds
-        # (never below zero) and say so in the entry.
-        for _ in range(MAX_REVERSAL_ATTEMPTS):
-            reversible = min(credit["delta"], self.ledger.balance(account))
+
+        def reversal(balance):
+            # Points already spent cannot be taken back: reverse what the balance still holds
+            # (never below zero) and say so in the entry. Planned against the very total the
+            # entry is appended to, so a balance moving meanwhile cannot breach the floor.
+            reversible = min(credit["delta"], balance)
             shortfall = credit["delta"] - reversible
             reason = f"hours revoked: {event['reason']}"
             if shortfall:
                 reason += f" ({shortfall} points already spent were not reversed)"
-            try:
-                self.ledger.debit(account, reversible, key=f"hours:{record_id}:reversal",
-                                  kind="reversal", reason=reason,
-                                  ref={"type": "hours", "id": record_id},
-                                  by=event["revoked_by"])
-                break
-            except InsufficientPoints:
-                continue  # the balance moved under us; recompute
-        else:
-            raise ReversalContended(record_id)  # requeued: tried again later
+            return -reversible, {"kind": "reversal", "reason": reason,
+                                 "ref": {"type": "hours", "id": record_id},
+                                 "by": event["revoked_by"]}
+
+        self.ledger.reverse(account, key=f"hours:{record_id}:reversal", plan=reversal)
         self.metrics.count("points_reversed")
 
     def _park(self, event_type, payload, errors):

@@ -1,7 +1,7 @@
 """Redemption rules as plain functions."""
 import secrets
 
-from services.shared.errors import Forbidden, InvalidInput, RuleViolation
+from services.shared.errors import Conflict, Forbidden, InvalidInput, RuleViolation
 
 # A redemption's life. It is created "pending"; the saga ends it "confirmed" (points and stock
 # taken, waiting for pickup or delivery) or "failed" (everything given back).
@@ -47,6 +47,26 @@ def check_redeemable(actor, reward, volunteer_id):
     if reward["kind"] not in SHELF_KINDS:
         raise RuleViolation("merchant offers are redeemed at the merchant with a one-time code",
                             code="use_redeem_code")
+
+
+def check_same_request(redemption, data):
+    """A stored redemption answers a retry only for the same request: the same Idempotency-Key
+    with another reward, volunteer or quantity is refused, never run against the stored one."""
+    if redemption.get("abandoned"):
+        return
+    differs = [f for f in ("reward_id", "volunteer_id", "quantity") if redemption[f] != data[f]]
+    if differs:
+        raise Conflict("this Idempotency-Key was used for another redemption",
+                       code="idempotency_key_reused",
+                       fields={f: ["differs from the first request with this key"]
+                               for f in differs})
+
+
+def with_outcome(redemption, outcome):
+    """The redemption as answered: its status is its stored outcome, pending until there is one."""
+    outcome = outcome or {}
+    return dict(redemption, status=outcome.get("status", PENDING),
+                failure=outcome.get("failure"))
 
 
 def redemption_cost(reward, quantity):

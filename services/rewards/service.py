@@ -9,6 +9,7 @@ import logging
 
 from nameko.rpc import rpc
 from nameko.timer import timer
+from pymongo.errors import DuplicateKeyError
 
 from services.rewards import domain, schemas
 from services.rewards.storage import RewardsStore
@@ -17,9 +18,9 @@ from services.shared.access import require_role
 from services.shared.appendlog import FloorBreached
 from services.shared.clock import now
 from services.shared.contracts import load
-from services.shared.errors import InsufficientPoints, InvalidInput, OutOfStock
+from services.shared.errors import Conflict, InsufficientPoints, InvalidInput, OutOfStock
 from services.shared.ids import id_for_request
-from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS, resume_each
 from services.shared.metrics import ExposesMetrics
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
@@ -111,73 +112,101 @@ class RewardsService(ExposesMetrics):
     def redeem(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
         data = load(contracts.RedemptionIn(), body)
-        reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
-        domain.check_redeemable(actor, reward, data["volunteer_id"])
-        redemption = {
-            "_id": id_for_request("rdm", request_key), "reward_id": reward["_id"],
-            "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
-            "points": domain.redemption_cost(reward, data["quantity"]),
-            "status": domain.PENDING, "failure": None, "created_at": now(),
-            # Chosen now, shown once confirmed: whoever finishes the saga shows the same code.
-            "pickup_code": domain.pickup_code(), "by": actor["user_id"],
-        }
-        redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
-        if redemption["status"] == domain.PENDING:
-            # Marked before any step, unmarked after the last: what the recovery timer resumes.
-            self.store.pending.mark(redemption["_id"])
-            redemption = self._run_saga(reward, redemption)
-        if redemption["status"] == domain.FAILED:
+        rid = id_for_request("rdm", request_key)
+        redemption = self.store.redemptions.find_one({"_id": rid})
+        if redemption is None:
+            reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
+            domain.check_redeemable(actor, reward, data["volunteer_id"])
+            redemption = {
+                "_id": rid, "reward_id": reward["_id"],
+                "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
+                "points": domain.redemption_cost(reward, data["quantity"]),
+                "created_at": now(),
+                # Chosen now, shown once confirmed: whoever finishes the saga shows the same code.
+                "pickup_code": domain.pickup_code(), "by": actor["user_id"],
+            }
+            # Marked before the redemption exists, so a crash between the two still leaves a
+            # marker for the recovery timer; unmarked once the outcome and its compensation are
+            # stored.
+            self.store.pending.mark(rid)
+            redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
+        domain.check_same_request(redemption, data)
+        if redemption.get("abandoned"):
+            raise Conflict("this request was not completed in time and was abandoned; send it "
+                           "again with a new Idempotency-Key", code="request_abandoned")
+        outcome = self.store.outcomes.find_one({"_id": rid})
+        if outcome is None or self.store.pending.is_marked(rid):
+            outcome = self._run_saga(redemption)
+        if outcome["status"] == domain.FAILED:
             error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints}
-            raise error[redemption["failure"]](
-                f"redemption failed: {redemption['failure'].replace('_', ' ')}")
-        return schemas.RedemptionOut().dump(redemption)
+            raise error[outcome["failure"]](
+                f"redemption failed: {outcome['failure'].replace('_', ' ')}")
+        return schemas.RedemptionOut().dump(domain.with_outcome(redemption, outcome))
 
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def resume_stalled_redemptions(self):
         """Finish sagas that stopped half-way (a crash, the points service unreachable)."""
-        for rid in self.store.pending.stalled():
-            redemption = self.store.redemptions.find_one({"_id": rid})
-            if redemption is not None and redemption["status"] == domain.PENDING:
-                reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
-                try:
-                    redemption = self._run_saga(reward, redemption)
-                except Exception as exc:  # still unreachable: the next tick tries again
-                    log.warning("redemption %s still stalled: %s", rid, exc)
-                    continue
-                log.info("resumed redemption %s: %s", rid, redemption["status"])
-            self.store.pending.done(rid)
+        resume_each(self.store.pending.stalled(), self._resume, log, self.metrics)
 
-    def _run_saga(self, reward, redemption):
+    def _resume(self, rid):
+        try:
+            redemption, _ = self.store.insert_or_replay(self.store.redemptions, {
+                "_id": rid, "abandoned": True, "at": now()})
+        except DuplicateKeyError:  # a clash on another unique key: not ours to judge
+            redemption = self.store.redemptions.find_one({"_id": rid})
+        if redemption.get("abandoned"):
+            # The request died before storing its redemption; the insert above decided that it
+            # never will (its late insert now fails), so nothing was or will be taken.
+            self.store.pending.done(rid)
+            return
+        outcome = self._run_saga(redemption)
+        log.info("resumed redemption %s: %s", rid, outcome["status"])
+
+    def _run_saga(self, redemption):
+        """Take stock, debit points, decide the outcome once, then compensate per the outcome.
+
+        Every step is decided once under its own key (the points service records a refused
+        debit as refused for good, the stock log likewise a refused take), so any number of
+        runners, a late RPC included, see the same step outcomes and decide the same outcome.
+        The reward comes from the stored redemption, never from a retried request's body.
+        """
         rid = redemption["_id"]
-        quantity = redemption["quantity"]
-        by = redemption["by"]
-        if reward["tracks_stock"]:
+        reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
+        quantity, by = redemption["quantity"], redemption["by"]
+        took_stock = reward["tracks_stock"]
+        outcome = self.store.outcomes.find_one({"_id": rid})
+        if outcome is None and took_stock:
             try:
                 self.store.stock.append(reward["_id"], -quantity, key=f"{rid}:take",
                                         fields={"reason": "redeemed", "by": by})
             except FloorBreached:
-                return self._finish(rid, domain.FAILED, failure="out_of_stock")
-        movement = {"account": redemption["volunteer_id"], "points": redemption["points"],
+                took_stock = False
+                outcome = self._decide(rid, domain.FAILED, failure="out_of_stock")
+        if outcome is None:
+            try:
+                self.points.debit({
+                    "account": redemption["volunteer_id"], "points": redemption["points"],
                     "key": f"redemption:{rid}", "ref_type": "redemption", "ref_id": rid,
-                    "by": by}
-        try:
-            self.points.debit(dict(movement, kind="redeem",
-                                   reason=f"redeemed {quantity} × {reward['title']}"))
-        except InsufficientPoints:
-            if reward["tracks_stock"]:
-                self.store.stock.append(reward["_id"], quantity, key=f"{rid}:return",
-                                        floor=None, fields={"reason": "redemption failed",
-                                                            "by": by})
-            return self._finish(rid, domain.FAILED, failure="insufficient_points")
-        # Any other failure (points service unreachable) propagates and leaves the redemption
-        # pending with its stock held; a retry with the same Idempotency-Key, or the recovery
-        # timer, resumes it from here.
-        return self._finish(rid, domain.CONFIRMED)
-
-    def _finish(self, rid, status, **fields):
-        self.store.redemptions.update_one({"_id": rid},
-                                          {"$set": dict(fields, status=status,
-                                                        finished_at=now())})
+                    "by": by, "kind": "redeem",
+                    "reason": f"redeemed {quantity} × {reward['title']}"})
+            except InsufficientPoints:
+                outcome = self._decide(rid, domain.FAILED, failure="insufficient_points")
+            # Any other failure (points service unreachable) propagates and leaves the
+            # redemption pending with its stock held; a retry with the same Idempotency-Key,
+            # or the recovery timer, resumes it from here.
+            else:
+                outcome = self._decide(rid, domain.CONFIRMED)
+        if outcome["status"] == domain.FAILED and outcome["failure"] != "out_of_stock" \
+                and reward["tracks_stock"]:
+            self.store.stock.append(reward["_id"], quantity, key=f"{rid}:return", floor=None,
+                                    fields={"reason": "redemption failed", "by": by})
         self.store.pending.done(rid)
-        self.metrics.count(f"redemption_{status}")
-        return self.store.redemptions.find_one({"_id": rid})
+        return outcome
+
+    def _decide(self, rid, status, failure=None):
+        """Store the redemption's outcome once: the first runner's insert decides it."""
+        outcome, created = self.store.insert_or_replay(self.store.outcomes, {
+            "_id": rid, "status": status, "failure": failure, "at": now()})
+        if created:
+            self.metrics.count(f"redemption_{status}")
+        return outcome

@@ -9,40 +9,64 @@ Why this shape:
   read-modify-write updates without a lock; MongoDB needs no more either). Two writers racing for
   entry n both try to insert ``s:n``; one wins, the other re-reads and retries against the new
   total. So a floor (no balance or stock below zero) holds under any concurrency.
-- Each entry has a unique ``key`` naming its cause (an approval, a redemption step...). A
-  redelivered event or a retried request finds its entry instead of appending a second one.
+- Each movement has a unique ``key`` naming its cause (an approval, a redemption step...), and
+  its outcome is decided once, by one insert under that key: either the entry, or, when the
+  floor refused it, a refusal document carrying the same unique ``key``. A redelivered event, a
+  retried request or a second runner of the same saga finds that outcome instead of deciding
+  again: a refused debit stays refused even if the balance has grown since.
+- A key is first claimed in ``<name>_keys`` (``_id`` = the key) with its stream and delta, so a
+  key is looked up by ``_id`` (the only lookup FerretDB serves from an index) and a key reused
+  for another stream or amount is refused (KeyReused) instead of being taken as a replay.
+  The claim also records the head at claim time: the key's entry, if any, lies after it.
 - ``_id`` is the key we look entries up by, which FerretDB serves from its primary key; a head
   hint ``{_id: s, seq, total_after}`` in a side collection saves scanning for the end. The hint
   may lag (it is written after the entry, without a lock); readers probe forward from it, so a
   stale hint costs a lookup, never a wrong total.
 """
+import datetime as dt
+import random
+import time
+
 from pymongo.errors import DuplicateKeyError
 
 from services.shared import clock
+from services.shared.errors import Busy, KeyReused
 
 
 class FloorBreached(Exception):
-    """The append would take the stream's total below its floor."""
+    """The movement would take (or took, when first decided) the total below its floor."""
 
     def __init__(self, total):
         super().__init__(total)
         self.total = total
 
 
-class Contended(Exception):
-    """Too many concurrent writers on one stream; the caller may retry."""
+# How far out of order two writers' clocks may stamp consecutive entries of one stream.
+AT_DISORDER = dt.timedelta(seconds=2)
 
 
 def entry_id(stream, seq):
     return f"{stream}:{seq}"
 
 
-class AppendLog:
-    MAX_ATTEMPTS = 200
+def refusal_id(key):
+    # Not of the form "<stream>:<n>", so walks over a stream's entries never meet it.
+    return f"~refused:{key}"
 
-    def __init__(self, db, name):
+
+class AppendLog:
+    # Racing writers on one stream back off with full jitter: attempt n waits up to
+    # min(BACKOFF_CAP, BACKOFF_BASE * 2**n). ~25 attempts span about a second; past that the
+    # stream is too hot to serve now and the caller gets Busy (503 with Retry-After).
+    MAX_ATTEMPTS = 25
+    BACKOFF_BASE = 0.002
+    BACKOFF_CAP = 0.1
+
+    def __init__(self, db, name, sleep=time.sleep):
         self.entries = db[name]
         self.heads = db[f"{name}_heads"]
+        self.keys = db[f"{name}_keys"]
+        self._sleep = sleep  # eventlet-patched in services; tests pass a no-op
 
     def ensure_indexes(self):
         self.entries.create_index("key", unique=True, name="key_unique")
@@ -61,25 +85,52 @@ class AppendLog:
         return self.head(stream)[1]
 
     def find_by_key(self, key):
-        return self.entries.find_one({"key": key})
+        """The entry appended under ``key``; None when it has none (never claimed, refused, or
+        not placed yet). Costs _id lookups only."""
+        claim = self.keys.find_one({"_id": key})
+        if claim is None:
+            return None
+        outcome = self._outcome(claim)
+        return outcome if outcome is not None and not outcome.get("refused") else None
 
     def append(self, stream, delta, key, floor=0, fields=None, now=None):
         """Append ``delta`` to ``stream`` once for ``key``.
 
-        Returns ``(entry, created)``: ``created`` is False when an entry with this key already
-        existed (a replay), and that entry is returned unchanged. Raises FloorBreached when the
-        new total would be below ``floor`` (``None``: no floor).
+        Returns ``(entry, created)``: ``created`` is False when the key's entry already existed
+        (a replay), and that entry is returned unchanged. Raises FloorBreached when the new total
+        would be below ``floor`` (``None``: no floor); that refusal is recorded, so the same key
+        is refused again later. Raises KeyReused when the key names another stream or delta.
         """
         if not isinstance(delta, int) or isinstance(delta, bool):
             raise TypeError("delta must be an int")
-        for _ in range(self.MAX_ATTEMPTS):
-            seq, total = self.head(stream)
+        return self.append_planned(stream, key, lambda total: (delta, fields), floor=floor,
+                                   claimed_delta=delta, now=now)
+
+    def append_planned(self, stream, key, plan, floor=0, claimed_delta=None, now=None):
+        """Append what ``plan(total) -> (delta, fields)`` decides against the current total.
+
+        For movements whose amount depends on the balance (a reversal takes back what is still
+        there): the plan is re-run on every retry, so it always sees the total it is applied to.
+        ``claimed_delta`` None means the key's amount is not fixed in advance.
+        """
+        head = self.head(stream)
+        claim, fresh = self._claim(stream, key, claimed_delta, head[0])
+        if not fresh:
+            outcome = self._outcome(claim)
+            if outcome is not None:
+                return self._replay(outcome)
+        for attempt in range(self.MAX_ATTEMPTS):
+            if attempt:
+                self._sleep(random.uniform(0, min(self.BACKOFF_CAP,
+                                                  self.BACKOFF_BASE * 2 ** attempt)))
+                head = self.head(stream)
+            seq, total = head
+            delta, fields = plan(total)
+            if not isinstance(delta, int) or isinstance(delta, bool):
+                raise TypeError("delta must be an int")
             new_total = total + delta
             if floor is not None and new_total < floor:
-                existing = self.find_by_key(key)
-                if existing is not None:
-                    return existing, False
-                raise FloorBreached(total)
+                return self._replay(self._refuse(stream, key, delta, total, claim))
             doc = dict(fields or {})
             doc.update(
                 _id=entry_id(stream, seq + 1), stream=stream, seq=seq + 1, delta=delta,
@@ -92,11 +143,72 @@ class AppendLog:
                 taken = self.entries.find_one({"_id": doc["_id"]})
                 if taken is not None and taken["key"] != key:
                     continue  # another writer took entry seq+1: re-read the head and retry
-                # The _id was free (or holds our own entry), so the key collided: a replay.
-                return (taken if taken is not None else self.find_by_key(key)), False
+                # Entry seq+1 is free or ours: the key clashed, so its outcome was decided by
+                # another runner of the same movement.
+                outcome = taken if taken is not None else self._outcome(claim)
+                if outcome is None:
+                    continue  # the other runner's insert is not visible yet
+                return self._replay(outcome)
             self._advance_hint(stream, seq + 1, new_total)
             return doc, True
-        raise Contended(stream)
+        raise Busy(f"{stream} is busy: too many concurrent changes, try again shortly")
+
+    # --- deciding a key once ---------------------------------------------------------------
+
+    def _claim(self, stream, key, delta, head_seq):
+        """Claim ``key`` for this movement; returns (claim, fresh). KeyReused on a mismatch."""
+        claim = {"_id": key, "stream": stream, "delta": delta, "from_seq": head_seq}
+        try:
+            self.keys.insert_one(claim)
+            return claim, True
+        except DuplicateKeyError:
+            stored = self.keys.find_one({"_id": key})
+        if stored is None:  # claims are never deleted; only a broken store gets here
+            raise RuntimeError(f"key {key} clashed but cannot be read")
+        if stored["stream"] != stream or stored.get("delta") != delta:
+            raise KeyReused(f"key {key} already names another movement",
+                            fields={"key": ["used for another account or amount"]})
+        return stored, False
+
+    def _outcome(self, claim):
+        """The entry or refusal decided for a claimed key, or None while undecided.
+
+        The key's entry can only lie after the head seen when it was claimed; entries of one
+        key are appended within moments of their claim, so this walk is a step or two.
+        """
+        refusal = self.entries.find_one({"_id": refusal_id(claim["_id"])})
+        if refusal is not None:
+            return refusal
+        seq = claim.get("from_seq", 0)
+        while True:
+            seq += 1
+            doc = self.entries.find_one({"_id": entry_id(claim["stream"], seq)})
+            if doc is None:
+                return None
+            if doc["key"] == claim["_id"]:
+                return doc
+
+    def _refuse(self, stream, key, delta, total, claim):
+        """Decide ``key`` as refused, unless its entry won the race to decide it."""
+        refusal = {"_id": refusal_id(key), "key": key, "stream": stream, "delta": delta,
+                   "refused": True, "total": total, "at": clock.now()}
+        try:
+            self.entries.insert_one(refusal)
+            return refusal
+        except DuplicateKeyError:
+            # Same unique key: the refusal was recorded already, or the entry was appended.
+            for _ in range(self.MAX_ATTEMPTS):
+                outcome = self._outcome(claim)
+                if outcome is not None:
+                    return outcome
+                self._sleep(self.BACKOFF_BASE)  # the winner's insert is not visible yet
+            raise Busy(f"{stream} is busy: try again shortly")
+
+    @staticmethod
+    def _replay(outcome):
+        if outcome.get("refused"):
+            raise FloorBreached(outcome["total"])
+        return outcome, False
 
     def _advance_hint(self, stream, seq, total):
         # A filter on _id alone is what FerretDB serves from its primary key. A racing writer may
@@ -110,20 +222,53 @@ class AppendLog:
                    since=None, until=None):
         """Entries of one stream by ``_id`` lookups, newest first from ``before_seq``.
 
-        ``since``/``until`` bound ``at``; entries are appended in time order, so the walk stops
-        at the first entry older than ``since``.
+        ``since``/``until`` bound ``at``. The work is about ``limit`` lookups plus the head and
+        O(log n) for ``until``, whatever the arguments: a ``before_seq`` past the head starts at
+        the head, and the newest entry at or before ``until`` is found by bisection
+        (``at`` grows with ``seq``, up to AT_DISORDER; see last_seq_at_or_before).
         """
-        seq = self.head(stream)[0] if before_seq is None else before_seq - 1
+        top = self.head(stream)[0]
+        if before_seq is not None:
+            top = min(top, before_seq - 1)
+        if until is not None:
+            top = self.last_seq_at_or_before(stream, until + AT_DISORDER, top)
         out = []
-        while seq >= 1 and (limit is None or len(out) < limit):
-            doc = self.entries.find_one({"_id": entry_id(stream, seq)})
-            seq -= 1
-            if doc is None or (until is not None and doc["at"] > until):
-                continue
-            if since is not None and doc["at"] < since:
+        for seq in range(top, 0, -1):
+            if limit is not None and len(out) >= limit:
                 break
-            out.append(doc)
+            doc = self.entries.find_one({"_id": entry_id(stream, seq)})
+            if doc is None:
+                continue  # below the head every seq is taken; only a broken store gets here
+            if since is not None and doc["at"] < since:
+                if doc["at"] < since - AT_DISORDER:
+                    break  # everything further down is older still
+                continue
+            if until is None or doc["at"] <= until:
+                out.append(doc)
         return out if newest_first else out[::-1]
+
+    def last_seq_at_or_before(self, stream, moment, top):
+        """The highest seq <= ``top`` whose entry's ``at`` <= ``moment`` (0: none), by bisection.
+
+        Within one process ``at`` never decreases with ``seq``: a writer takes ``at`` after it
+        read the head, so after the previous entry was stored with its own earlier ``at``.
+        Writers on hosts whose clocks disagree by up to AT_DISORDER may interleave slightly out
+        of order; callers widen ``moment`` by AT_DISORDER and filter what they walk, so such
+        entries are neither lost nor shown out of range. Costs at most log2(top) + 1 lookups.
+        """
+        def at(seq):
+            return self.entries.find_one({"_id": entry_id(stream, seq)}, {"at": 1})["at"]
+
+        if top < 1 or at(top) <= moment:
+            return max(top, 0)
+        low, high = 0, top  # at(low) <= moment (seq 0 stands for "before the first"); at(high) >
+        while high - low > 1:
+            middle = (low + high) // 2
+            if at(middle) <= moment:
+                low = middle
+            else:
+                high = middle
+        return low
 
     def verify(self, stream):
         """Check the stream's invariants: contiguous seqs and totals equal to the running sum."""

@@ -65,6 +65,11 @@ class OutOfStock(Conflict):
     default_code = "out_of_stock"
 
 
+class KeyReused(Conflict):
+    """An idempotency key already names a different movement (another stream or amount)."""
+    default_code = "idempotency_key_reused"
+
+
 class RuleViolation(TimebankError):
     """A valid request that the rules refuse (422)."""
     status = 422

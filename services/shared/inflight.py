@@ -13,6 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from services.shared.clock import now
 
 STALLED_AFTER = dt.timedelta(seconds=30)
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 RECOVERY_INTERVAL_SECONDS = 10
 
 
@@ -26,10 +27,32 @@ class InFlight:
         except DuplicateKeyError:
             pass  # already under way (a retry)
 
+    def is_marked(self, work_id):
+        return self.collection.find_one({"_id": work_id}) is not None
+
     def done(self, work_id):
         self.collection.delete_one({"_id": work_id})
 
-    def stalled(self, older_than=STALLED_AFTER, limit=100):
-        """Ids of work marked longer ago than ``older_than``."""
+    def stalled(self, older_than=STALLED_AFTER, limit=500):
+        """Ids of work marked longer ago than ``older_than``, oldest first.
+
+        Every marker is read: the collection holds only work under way, and a page of the first
+        N markers could be all fresh ones while an old one waits behind them for ever.
+        """
         cutoff = now() - older_than
-        return [m["_id"] for m in self.collection.find({}).limit(limit) if m["since"] <= cutoff]
+        stalled = [m for m in self.collection.find({}) if m.get("since") is None
+                   or m["since"] <= cutoff]  # a marker without a time is old by definition
+        stalled.sort(key=lambda m: m.get("since") or EPOCH)
+        return [m["_id"] for m in stalled[:limit]]
+
+
+def resume_each(work_ids, resume, log, metrics=None):
+    """Run ``resume(work_id)`` for each id; one that fails is logged and left for the next tick
+    instead of stopping the others behind it."""
+    for work_id in work_ids:
+        try:
+            resume(work_id)
+        except Exception:  # noqa: BLE001 - one bad marker must not stall the rest
+            log.exception("in-flight work %s could not be resumed; will try again", work_id)
+            if metrics is not None:
+                metrics.count("recovery_failed")

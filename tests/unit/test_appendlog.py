@@ -1,4 +1,5 @@
 import pytest
+from pymongo.errors import DuplicateKeyError
 
 from services.shared.appendlog import AppendLog, FloorBreached
 from tests.unit.fakes import FakeCollection, FakeDatabase
@@ -124,3 +125,84 @@ def test_a_lost_race_rechecks_the_floor():
         log.append("acct", -60, key="mine")
     assert caught.value.total == 50
     assert log.head("acct") == (2, 50)
+
+
+# --- a key's outcome is decided once (issue 5, items 1, 2 and 8) ----------------------------
+
+def test_a_refusal_is_final_for_its_key(log):
+    log.append("acct", 10, key="earn")
+    with pytest.raises(FloorBreached):
+        log.append("acct", -20, key="spend")
+    log.append("acct", 50, key="earn-more")
+    # The balance would now cover it, but "spend" was decided: refused, whoever asks again.
+    with pytest.raises(FloorBreached) as caught:
+        log.append("acct", -20, key="spend")
+    assert caught.value.total == 10  # the total it was refused against
+    assert log.total("acct") == 60
+    assert log.find_by_key("spend") is None
+
+
+def test_an_entry_and_a_refusal_cannot_both_decide_a_key(log):
+    log.append("acct", 30, key="earn")
+    log.append("acct", -20, key="spend")
+    # A runner that saw an older, lower total tries to record a refusal for the same key.
+    claim = log.keys.find_one({"_id": "spend"})
+    with pytest.raises(DuplicateKeyError):
+        log.entries.insert_one({"_id": "~refused:spend", "key": "spend", "refused": True,
+                                "total": 0})
+    outcome = log._refuse("acct", "spend", -20, 0, claim)
+    assert outcome["_id"] == "acct:2" and not outcome.get("refused")
+
+
+@pytest.mark.parametrize("stream, delta", [("other", -5), ("acct", -6), ("acct", 5)])
+def test_a_key_reused_for_another_stream_or_amount_is_refused(log, stream, delta):
+    from services.shared.errors import KeyReused
+    log.append("acct", 50, key="earn")
+    log.append("acct", -5, key="take")
+    with pytest.raises(KeyReused):
+        log.append(stream, delta, key="take", floor=None)
+    assert log.total("acct") == 45 and log.total("other") == 0
+
+
+def test_find_by_key_uses_id_lookups_only(log, db):
+    log.append("acct", 50, key="earn")
+    log.append("acct", -5, key="take")
+    seen = []
+    for collection in (log.entries, log.keys, log.heads):
+        original = collection.find_one
+
+        def spy(query=None, projection=None, _original=original):
+            seen.append(query)
+            return _original(query, projection)
+        collection.find_one = spy
+    assert log.find_by_key("take")["_id"] == "acct:2"
+    assert log.find_by_key("never") is None
+    assert seen and all(set(q) == {"_id"} and isinstance(q["_id"], str) for q in seen)
+
+
+def test_a_key_claimed_by_a_crashed_writer_is_placed_by_the_next(log):
+    log.append("acct", 50, key="earn")
+    log._claim("acct", "spend", -20, head_seq=1)  # claimed, then the writer died
+    assert log.find_by_key("spend") is None
+    entry, created = log.append("acct", -20, key="spend")
+    assert created and entry["_id"] == "acct:2" and log.find_by_key("spend") == entry
+
+
+def test_a_hot_stream_backs_off_then_answers_busy(db):
+    from services.shared.errors import Busy
+    waits = []
+    log = AppendLog(db, "log", sleep=waits.append)
+    log.ensure_indexes()
+    log.append("acct", 5, key="k0")
+    real_insert = log.entries.insert_one
+
+    def always_taken(doc):  # every attempt finds its entry taken by another writer
+        if doc["_id"].startswith("acct:"):
+            real_insert(dict(doc, key=f"other-{len(waits)}-{doc['_id']}"))
+        return real_insert(doc)
+    log.entries.insert_one = always_taken
+    with pytest.raises(Busy):
+        log.append("acct", 1, key="k1")
+    assert len(waits) == AppendLog.MAX_ATTEMPTS - 1
+    assert all(0 <= w <= AppendLog.BACKOFF_CAP for w in waits)
+    assert max(waits) > AppendLog.BACKOFF_BASE  # it did back off, not spin

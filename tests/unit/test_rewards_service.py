@@ -56,7 +56,8 @@ def test_refused_debit_gives_the_stock_back(service, store):
         redeem(service)
     assert store.stock.total("rwd_1") == INITIAL_STOCK
     assert store.stock.verify("rwd_1")
-    (failed,) = [r for r in store.redemptions.docs.values()]
+    (rid,) = list(store.redemptions.docs)
+    failed = store.redemption(rid)
     assert (failed["status"], failed["failure"]) == ("failed", "insufficient_points")
 
 
@@ -105,18 +106,17 @@ def test_the_recovery_timer_finishes_a_saga_stalled_by_an_unreachable_points_ser
     with pytest.raises(ServiceUnavailable):
         redeem(service, quantity=1, request_key="idk_stalled")
     [marker] = store.pending.collection.find({})
-    assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "pending"
+    assert store.redemption(marker["_id"])["status"] == "pending"
     assert store.stock.total("rwd_1") == INITIAL_STOCK - 1  # held while the saga is open
 
     service.resume_stalled_redemptions()  # too recent: left alone
-    assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "pending"
+    assert store.redemption(marker["_id"])["status"] == "pending"
 
     store.pending.collection.replace_one({"_id": marker["_id"]},
                               {"since": marker["since"] - dt.timedelta(minutes=5)})
     service.points.debit.side_effect = None
     service.resume_stalled_redemptions()
-    redemption = store.redemptions.find_one({"_id": marker["_id"]})
-    assert redemption["status"] == "confirmed"
+    assert store.redemption(marker["_id"])["status"] == "confirmed"
     assert store.stock.total("rwd_1") == INITIAL_STOCK - 1  # taken once, not twice
     keys = {call.args[0]["key"] for call in service.points.debit.call_args_list}
     assert keys == {f"redemption:{marker['_id']}"}
@@ -132,6 +132,6 @@ def test_recovery_gives_the_stock_back_when_the_debit_is_refused(service, store)
                               {"since": marker["since"] - dt.timedelta(minutes=5)})
     service.points.debit.side_effect = InsufficientPoints("balance 0")
     service.resume_stalled_redemptions()
-    assert store.redemptions.find_one({"_id": marker["_id"]})["status"] == "failed"
+    assert store.redemption(marker["_id"])["status"] == "failed"
     assert store.stock.total("rwd_1") == INITIAL_STOCK
     assert list(store.pending.collection.find({})) == []
