@@ -1,7 +1,8 @@
 """Volunteer-domain rules as plain functions: hours life cycle, star levels, passwords."""
 import bcrypt
 
-from services.shared.errors import Conflict, Forbidden
+from services.shared.errors import Conflict, Forbidden, NotFound, RuleViolation
+from services.shared.ids import derived_id
 
 # Cumulative approved service hours for each star (星级志愿者).
 STAR_THRESHOLD_HOURS = (100, 300, 600, 1000, 1500)
@@ -35,9 +36,66 @@ def decision_effects(record, decision):
     return None
 
 
+# A record in one of these statuses no longer counts: the center may log the volunteer again on
+# the same activity (the way to correct minutes, since records never change), as a new record.
+REOPENED_BY = (REJECTED, REVOKED)
+
+
+def record_id(activity_id, volunteer_id, generation):
+    """The hours record of a volunteer on an activity, the ``generation``-th time it is logged.
+
+    A volunteer is logged once per activity because this id can be inserted once: two sheets
+    logging the same volunteer at the same time cannot both succeed.
+    """
+    return derived_id("hrs", activity_id, volunteer_id, generation)
+
+
+def next_generation(record):
+    """The same record, logged again after its previous generation was rejected or revoked."""
+    generation = record["generation"] + 1
+    return dict(record, generation=generation,
+                _id=record_id(record["activity_id"], record["volunteer_id"], generation))
+
+
+def activity_minutes(activity):
+    """An activity's length in whole minutes: the most one volunteer can serve on it."""
+    return int((activity["ends_at"] - activity["starts_at"]).total_seconds() // 60)
+
+
+def check_activity_started(activity, at):
+    if activity["starts_at"] > at:
+        raise RuleViolation(f"activity {activity['_id']} has not started yet",
+                            code="activity_not_started")
+
+
+def sheet_entry_problems(entries, activity):
+    """Per-entry faults a sheet shows by itself: {entry index: {field: [messages]}}."""
+    longest = activity_minutes(activity)
+    first_entry_of = {}
+    problems = {}
+    for index, entry in enumerate(entries):
+        faults = {}
+        earlier = first_entry_of.setdefault(entry["volunteer_id"], index)
+        if earlier != index:
+            faults["volunteer_id"] = [f"already in entry {earlier}: one entry per volunteer"]
+        if entry["minutes"] > longest:
+            faults["minutes"] = [f"at most {longest}: the activity's length in minutes"]
+        if faults:
+            problems[str(index)] = faults
+    return problems
+
+
 def star_level(approved_minutes):
     hours = approved_minutes // 60
     return sum(1 for threshold in STAR_THRESHOLD_HOURS if hours >= threshold)
+
+
+def decision_answer(record_id, decision):
+    """What approve, reject and revoke answer: the decision as stored, never the request's."""
+    answer = {"id": record_id, "status": decision["status"]}
+    if decision["status"] != APPROVED:
+        answer["reason"] = decision["reason"]
+    return answer
 
 
 def check_decision(current, wanted):
@@ -57,6 +115,16 @@ def password_matches(password, hashed):
 
 
 # --- who may do what (tenancy) -------------------------------------------------------------
+
+def require_in_tenant(actor, community_id, what, doc_id):
+    """Another community's documents answer as unknown ones (404): even existence must not leak.
+
+    Checked before any role check, so a 403 only ever tells a caller of the same community that
+    its role does not allow the action.
+    """
+    if actor["role"] != "admin" and actor.get("community_id") != community_id:
+        raise NotFound(f"{what} {doc_id} not found")
+
 
 def require_staff_of_center(actor, center_id, admin_too=False):
     """Center staff act on their own center only.

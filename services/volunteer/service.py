@@ -9,7 +9,6 @@ from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
-from pymongo.errors import BulkWriteError
 
 from services.shared import contracts
 from services.shared.access import require_role
@@ -23,7 +22,7 @@ from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 from services.shared.clock import now
 from services.volunteer import domain, schemas
-from services.volunteer.storage import VolunteerStore
+from services.volunteer.storage import REPLAYED, TAKEN, VolunteerStore
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +63,7 @@ class VolunteerService(ExposesMetrics):
     outbox = Outbox("volunteer")
     config = Config()
     rewards = TimedRpcProxy("rewards")
+    clock = staticmethod(now)  # tests set their own (e.g. before an activity starts)
 
     # --- logins ------------------------------------------------------------------------------
 
@@ -188,7 +188,7 @@ class VolunteerService(ExposesMetrics):
     def create_activity(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
         data = load(contracts.ActivityIn(), body)
-        center = self.store.get(self.store.centers, data["center_id"], "center")
+        center = self._get_in_tenant(actor, self.store.centers, data["center_id"], "center")
         domain.require_staff_of_center(actor, center["_id"])
         if data["ends_at"] <= data["starts_at"]:
             raise InvalidInput("an activity ends after it starts",
@@ -206,35 +206,54 @@ class VolunteerService(ExposesMetrics):
 
     @rpc
     def log_hours(self, actor, activity_id, body, request_key=None):
-        """Log a sheet of hours as pending records: all of them, or none when one is invalid."""
+        """Log a sheet of hours as pending records: all of them, or none when one is invalid.
+
+        The activity must have started (422 activity_not_started). Each entry names a volunteer
+        of the activity's community once, with at most the activity's length in minutes (400
+        naming the entries; a volunteer of another community is as unknown as a made-up id). A
+        volunteer already logged on the activity by another sheet is 409 already_logged naming
+        that record, unless it was rejected or revoked: then the volunteer is logged anew.
+        """
         actor = load(contracts.ActorSchema(), actor)
-        activity = self.store.get(self.store.activities, activity_id, "activity")
+        activity = self._get_in_tenant(actor, self.store.activities, activity_id, "activity")
         domain.require_staff_of_center(actor, activity["center_id"])
         entries = load(contracts.HoursSheetIn(), body)["entries"]
-        wanted = {e["volunteer_id"] for e in entries}
-        known = {v["_id"] for v in self.store.volunteers.find(
-            {"_id": {"$in": sorted(wanted)}}, {"_id": 1})}
-        unknown = {str(i): {"volunteer_id": ["no such volunteer"]}
-                   for i, e in enumerate(entries) if e["volunteer_id"] not in known}
-        if unknown:
-            raise InvalidInput("unknown volunteers in the sheet", fields={"entries": unknown})
-        logged_at = now()
-        records = [{
-            "_id": id_for_request("hrs", request_key, i), "activity_id": activity["_id"],
+        domain.check_activity_started(activity, self.clock())
+        problems = domain.sheet_entry_problems(entries, activity)
+        community_of = self.store.communities_of_volunteers(
+            list(dict.fromkeys(e["volunteer_id"] for e in entries)))
+        for index, entry in enumerate(entries):
+            if community_of.get(entry["volunteer_id"]) != activity["community_id"]:
+                problems.setdefault(str(index), {})["volunteer_id"] = ["no such volunteer"]
+        if problems:
+            raise InvalidInput("the sheet has faulty entries", fields={"entries": problems})
+        sheet_id = id_for_request("sht", request_key)
+        logged_at = self.clock()
+        placed = self.store.insert_sheet([{
+            "_id": domain.record_id(activity["_id"], e["volunteer_id"], 1), "generation": 1,
+            "sheet_id": sheet_id, "activity_id": activity["_id"],
             "center_id": activity["center_id"], "community_id": activity["community_id"],
             "category": activity["category"], "activity_starts_at": activity["starts_at"],
             "volunteer_id": e["volunteer_id"], "minutes": e["minutes"],
             "logged_by": actor["user_id"], "logged_at": logged_at,
-        } for i, e in enumerate(entries)]
-        try:
-            self.store.hours.insert_many(records, ordered=False)
-        except BulkWriteError as exc:
-            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
-                raise
-            # A replayed sheet: its records exist already; their status is what is stored.
-            return {"records": [self._record_out(r) for r in records]}
-        return {"records": [schemas.HoursRecordOut().dump(dict(r, status=domain.PENDING))
-                            for r in records]}
+        } for e in entries])
+        taken = {str(i): {"volunteer_id": [f"already logged on this activity: hours record "
+                                           f"{record['_id']}"]}
+                 for i, (record, how) in enumerate(placed) if how == TAKEN}
+        if taken:
+            raise Conflict("volunteers already logged on this activity", code="already_logged",
+                           fields={"entries": taken})
+        # A record this sheet stored before (a retried request) answers its stored status.
+        return {"records": [
+            self._record_out(record) if how == REPLAYED
+            else schemas.HoursRecordOut().dump(dict(record, status=domain.PENDING))
+            for record, how in placed]}
+
+    def _get_in_tenant(self, actor, collection, doc_id, what):
+        """The document, or 404 when it is unknown or belongs to another community."""
+        doc = self.store.get(collection, doc_id, what)
+        domain.require_in_tenant(actor, doc["community_id"], what, doc_id)
+        return doc
 
     def _record_out(self, record):
         status, decision = self.store.status_of(record["_id"])
@@ -244,34 +263,38 @@ class VolunteerService(ExposesMetrics):
     @rpc
     def get_hours(self, actor, record_id):
         actor = load(contracts.ActorSchema(), actor)
-        record = self.store.get(self.store.hours, record_id, "hours record")
+        record = self._get_in_tenant(actor, self.store.hours, record_id, "hours record")
         domain.require_staff_of_center(actor, record["center_id"], admin_too=True)
         return self._record_out(record)
+
+    # approve, reject and revoke: a decision already stored (a retry, or a colleague deciding
+    # the same) answers 200 with the stored status and reason, not the request's; another
+    # decision than the stored one is 409 invalid_status.
 
     @rpc
     def approve_hours(self, actor, record_id):
         actor = load(contracts.ActorSchema(), actor)
-        record = self._decide(actor, record_id, domain.APPROVED, reason=None)
+        record, decision = self._decide(actor, record_id, domain.APPROVED, reason=None)
         self._follow_decision(record, domain.DECISION_STEP[domain.APPROVED])
         self.metrics.count("hours_approved")
-        return {"id": record_id, "status": domain.APPROVED}
+        return domain.decision_answer(record_id, decision)
 
     @rpc
     def reject_hours(self, actor, record_id, body):
         actor = load(contracts.ActorSchema(), actor)
         reason = load(contracts.ReasonIn(), body)["reason"]
-        record = self._decide(actor, record_id, domain.REJECTED, reason=reason)
+        record, decision = self._decide(actor, record_id, domain.REJECTED, reason=reason)
         self._follow_decision(record, domain.DECISION_STEP[domain.REJECTED])
-        return {"id": record_id, "status": domain.REJECTED, "reason": reason}
+        return domain.decision_answer(record_id, decision)
 
     @rpc
     def revoke_hours(self, actor, record_id, body):
         actor = load(contracts.ActorSchema(), actor)
         reason = load(contracts.ReasonIn(), body)["reason"]
-        record = self._decide(actor, record_id, domain.REVOKED, reason=reason)
+        record, decision = self._decide(actor, record_id, domain.REVOKED, reason=reason)
         self._follow_decision(record, domain.DECISION_STEP[domain.REVOKED])
         self.metrics.count("hours_revoked")
-        return {"id": record_id, "status": domain.REVOKED, "reason": reason}
+        return domain.decision_answer(record_id, decision)
 
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def finish_stalled_decisions(self):
@@ -300,11 +323,11 @@ class VolunteerService(ExposesMetrics):
         self.store.in_flight.done(decision_id)
 
     def _decide(self, actor, record_id, wanted, reason):
-        """Store the decision ``wanted`` for a record once; returns the record."""
-        record = self.store.get(self.store.hours, record_id, "hours record")
+        """Store the decision ``wanted`` for a record once; returns (record, stored decision)."""
+        record = self._get_in_tenant(actor, self.store.hours, record_id, "hours record")
         domain.require_staff_of_center(actor, record["center_id"],
                                        admin_too=wanted == domain.REVOKED)
-        current, _ = self.store.status_of(record_id)
+        current, stored = self.store.status_of(record_id)
         if current != wanted:
             domain.check_decision(current, wanted)
             step = domain.DECISION_STEP[wanted]
@@ -315,4 +338,4 @@ class VolunteerService(ExposesMetrics):
             })
             if stored["status"] != wanted:  # another member of staff decided first
                 domain.check_decision(stored["status"], wanted)
-        return record
+        return record, stored

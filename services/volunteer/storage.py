@@ -4,12 +4,21 @@ Documents are looked up by ``_id``; uniqueness that the rules need (a username, 
 code, one decision per step of an hours record, one tally entry per decision) is a unique key,
 so it holds under concurrent requests without transactions.
 """
-from pymongo.errors import DuplicateKeyError
+import eventlet
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.shared.appendlog import AppendLog
 from services.shared.inflight import InFlight
 from services.shared.errors import Conflict
 from services.shared.storage import get_or_404, insert_or_replay
+from services.volunteer import domain
+
+# FerretDB pushes only ``_id`` equality down to an index (``$in`` reads the whole collection), so
+# a request that needs many documents looks each up by ``_id``, this many at a time.
+LOOKUP_CONCURRENCY = 16
+
+# How a sheet's record ended up stored.
+CREATED, REPLAYED, TAKEN = "created", "replayed", "taken"
 
 
 class VolunteerStore:
@@ -44,7 +53,60 @@ class VolunteerStore:
             raise Conflict(conflict_message, code=code)
         return doc
 
+    def _each(self, function, items):
+        """``function`` over ``items`` with bounded concurrency, results in order."""
+        return list(eventlet.GreenPool(LOOKUP_CONCURRENCY).imap(function, items))
+
+    # --- volunteers --------------------------------------------------------------------------
+
+    def communities_of_volunteers(self, volunteer_ids):
+        """{volunteer id: its community id} for the ids that exist: one _id lookup each."""
+        found = self._each(
+            lambda volunteer_id: self.volunteers.find_one({"_id": volunteer_id},
+                                                          {"community_id": 1}),
+            volunteer_ids)
+        return {volunteer["_id"]: volunteer["community_id"] for volunteer in found if volunteer}
+
     # --- hours -----------------------------------------------------------------------------
+
+    def insert_sheet(self, records):
+        """Insert a sheet's records, all or none: a volunteer holds one live record per activity.
+
+        Each record's ``_id`` names (activity, volunteer, generation), see domain.record_id, so
+        the store's unique ``_id`` decides between sheets that log one volunteer at once.
+        Returns a list of (record as stored, CREATED | REPLAYED | TAKEN): REPLAYED is a record
+        this sheet stored before (a retried request), TAKEN the record of another sheet that
+        holds the place. When any is TAKEN, the records created here are deleted again.
+        """
+        try:
+            self.hours.insert_many(records, ordered=False)
+            return [(record, CREATED) for record in records]
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != 11000 for error in errors):
+                raise
+            clashed = {error["index"] for error in errors}
+        placed = [self._place(record) if index in clashed else (record, CREATED)
+                  for index, record in enumerate(records)]
+        if any(how == TAKEN for _, how in placed):
+            self._each(lambda doc_id: self.hours.delete_one({"_id": doc_id}),
+                       [record["_id"] for record, how in placed if how == CREATED])
+        return placed
+
+    def _place(self, record):
+        """One record whose ``_id`` is stored already: a replay, a later generation, or taken."""
+        while True:
+            stored, created = self.insert_or_replay(self.hours, record)
+            if created:
+                return record, CREATED
+            if stored is None:  # deleted since the clash (another sheet's undo): free again
+                continue
+            if stored["sheet_id"] == record["sheet_id"]:
+                return stored, REPLAYED
+            if self.status_of(stored["_id"])[0] not in domain.REOPENED_BY:
+                return stored, TAKEN
+            record = domain.next_generation(record)
+
 
     def status_of(self, record_id):
         """(status, decision document) derived from the record's stored decisions."""

@@ -1,32 +1,78 @@
 """The volunteer service's entrypoints with worker_factory, on the in-memory fake store."""
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from unittest.mock import MagicMock
 
 import pytest
 from nameko.testing.services import worker_factory
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.shared.clock import now
-from services.shared.errors import Conflict, Forbidden
+from services.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
-from tests.unit.fakes import FakeDatabase
+from tests.unit.fakes import FakeCollection, FakeDatabase
 
 ADMIN = {"user_id": "admin", "role": "admin"}
 STAFF = {"user_id": "wang", "role": "center_staff", "center_id": "ctr_1", "community_id": "com_1"}
-OTHER_STAFF = dict(STAFF, user_id="zhao", center_id="ctr_2")
+OTHER_STAFF = dict(STAFF, user_id="zhao", center_id="ctr_2")  # same community, other center
+STAFF_B = {"user_id": "li", "role": "center_staff", "center_id": "ctr_b", "community_id": "com_b"}
+VOLUNTEER = {"user_id": "liwei", "role": "volunteer", "subject_id": "vol_1",
+             "community_id": "com_1"}
+
+STARTS = datetime(2026, 11, 21, 1, 0, tzinfo=timezone.utc)  # act_1 runs 3 hours from here
+
+
+class BulkCollection(FakeCollection):
+    """insert_many(ordered=False) as the store does it: every document is tried, and the
+    clashes are reported by index in a BulkWriteError."""
+
+    def insert_many(self, docs, ordered=True):
+        errors = []
+        for index, doc in enumerate(docs):
+            try:
+                self.insert_one(doc)
+            except DuplicateKeyError as exc:
+                errors.append({"index": index, "code": 11000, "errmsg": str(exc)})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors,
+                                  "nInserted": len(docs) - len(errors)})
 
 
 @pytest.fixture
 def service():
-    store = VolunteerStore(FakeDatabase())
+    store = VolunteerStore(FakeDatabase(hours=BulkCollection()))
     store.ensure_indexes()
     service = worker_factory(VolunteerService, store=store, outbox=MagicMock(),
                              config={"BCRYPT_ROUNDS": 4})
+    service.clock = lambda: STARTS + timedelta(days=1)
+    for community in ("com_1", "com_b"):
+        store.communities.insert_one({"_id": community, "name": community, "code": community})
+    for center, community in (("ctr_1", "com_1"), ("ctr_2", "com_1"), ("ctr_b", "com_b")):
+        store.centers.insert_one({"_id": center, "community_id": community, "name": center})
+    for volunteer, community in (("vol_1", "com_1"), ("vol_2", "com_1"), ("vol_b", "com_b")):
+        store.volunteers.insert_one({"_id": volunteer, "community_id": community})
+    for activity, center, community in (("act_1", "ctr_1", "com_1"), ("act_b", "ctr_b", "com_b")):
+        store.activities.insert_one({
+            "_id": activity, "center_id": center, "community_id": community, "title": "t",
+            "category": "elder_care", "starts_at": STARTS, "ends_at": STARTS + timedelta(hours=3)})
     store.hours.insert_one({
         "_id": "hrs_1", "activity_id": "act_1", "center_id": "ctr_1", "community_id": "com_1",
         "category": "elder_care", "activity_starts_at": now(), "volunteer_id": "vol_1",
         "minutes": 150, "logged_by": "wang", "logged_at": now()})
     return service
+
+
+def sheet(*entries):
+    """A sheet body from (volunteer id, minutes) pairs, or volunteer ids (60 minutes each)."""
+    return {"entries": [{"volunteer_id": e, "minutes": 60} if isinstance(e, str)
+                        else {"volunteer_id": e[0], "minutes": e[1]} for e in entries]}
+
+
+def hours_on(service, activity_id):
+    return sorted((r["volunteer_id"], r["minutes"]) for r in service.store.hours.find(
+        {"activity_id": activity_id}))
 
 
 def published(service):
@@ -71,18 +117,17 @@ def test_only_staff_of_the_center_decide(service):
 
 
 def test_a_taken_username_is_409_and_leaves_no_volunteer(service):
-    service.store.communities.insert_one({"_id": "com_1", "name": "x", "code": "x"})
     body = {"community_id": "com_1", "name": "Li", "phone": "13800000000", "username": "liwei",
             "password": "li-pass-123"}
     first = service.register_volunteer(None, body)
     with pytest.raises(Conflict) as error:
         service.register_volunteer(None, dict(body, name="Another Li"))
     assert error.value.code == "username_taken"
-    assert [v["_id"] for v in service.store.volunteers.docs.values()] == [first["id"]]
+    assert [v["_id"] for v in service.store.volunteers.find({"username": "liwei"})] == \
+        [first["id"]]
 
 
 def test_a_login_names_its_role_and_subject(service):
-    service.store.communities.insert_one({"_id": "com_1", "name": "x", "code": "x"})
     volunteer = service.register_volunteer(None, {
         "community_id": "com_1", "name": "Li", "phone": "13800000000", "username": "liwei",
         "password": "li-pass-123"})
@@ -109,3 +154,132 @@ def test_the_recovery_timer_publishes_what_a_crash_left_out(service):
     assert [args[1] for args in published(service)] == ["hours_approved"]
     assert service.store.service_minutes.total("vol_1") == 150  # once, not twice
     assert list(markers.find({})) == []
+
+
+# --- tenancy (issue 5, item 10) -------------------------------------------------------------
+
+def test_a_sheet_names_only_volunteers_of_the_activitys_community(service):
+    with pytest.raises(InvalidInput) as foreign:
+        service.log_hours(STAFF_B, "act_b", sheet("vol_1"))  # a volunteer of com_1
+    with pytest.raises(InvalidInput) as unknown:
+        service.log_hours(STAFF_B, "act_b", sheet("vol_nobody"))
+    # an id of another community answers exactly as a made-up one: nothing tells it exists
+    assert foreign.value.args == unknown.value.args
+    assert foreign.value.fields == {"entries": {"0": {"volunteer_id": ["no such volunteer"]}}}
+    assert hours_on(service, "act_b") == []
+    assert service.log_hours(STAFF_B, "act_b", sheet("vol_b"))["records"][0]["status"] == \
+        "pending"
+
+
+TENANT_CALLS = {
+    "get_hours": lambda service, actor, record: service.get_hours(actor, record),
+    "approve_hours": lambda service, actor, record: service.approve_hours(actor, record),
+    "reject_hours": lambda service, actor, record: service.reject_hours(
+        actor, record, {"reason": "r"}),
+    "revoke_hours": lambda service, actor, record: service.revoke_hours(
+        actor, record, {"reason": "r"}),
+    "log_hours": lambda service, actor, activity: service.log_hours(
+        actor, activity, sheet("vol_1")),
+    "create_activity": lambda service, actor, center: service.create_activity(actor, {
+        "center_id": center, "title": "t", "category": "other",
+        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T10:00:00+08:00"}),
+}
+EXISTING = {"get_hours": "hrs_1", "approve_hours": "hrs_1", "reject_hours": "hrs_1",
+            "revoke_hours": "hrs_1", "log_hours": "act_1", "create_activity": "ctr_1"}
+
+
+@pytest.mark.parametrize("entrypoint", sorted(TENANT_CALLS))
+def test_another_communitys_documents_answer_as_unknown_ones(service, entrypoint):
+    call = TENANT_CALLS[entrypoint]
+    with pytest.raises(NotFound) as existing:
+        call(service, STAFF_B, EXISTING[entrypoint])
+    with pytest.raises(NotFound) as unknown:
+        call(service, STAFF_B, "nothing_1")
+    assert existing.value.code == unknown.value.code == "not_found"
+    assert hours_on(service, "act_1") == [("vol_1", 150)]
+
+
+@pytest.mark.parametrize("entrypoint", sorted(TENANT_CALLS))
+@pytest.mark.parametrize("actor", [OTHER_STAFF, VOLUNTEER], ids=["other_center", "volunteer"])
+def test_the_same_community_without_the_role_is_403(service, entrypoint, actor):
+    with pytest.raises(Forbidden):
+        TENANT_CALLS[entrypoint](service, actor, EXISTING[entrypoint])
+
+
+# --- hours rules (issue 5, item 11) ---------------------------------------------------------
+
+def test_hours_on_an_activity_that_has_not_started_are_refused(service):
+    service.clock = lambda: STARTS - timedelta(seconds=1)
+    with pytest.raises(RuleViolation) as refused:
+        service.log_hours(STAFF, "act_1", sheet("vol_2"))
+    assert (refused.value.status, refused.value.code) == (422, "activity_not_started")
+    assert hours_on(service, "act_1") == [("vol_1", 150)]
+    service.clock = lambda: STARTS
+    assert len(service.log_hours(STAFF, "act_1", sheet("vol_2"))["records"]) == 1
+
+
+def test_minutes_fit_the_activity_and_a_volunteer_is_once_on_a_sheet(service):
+    # the issue's case: three entries of 1,440 minutes for one volunteer on a 3-hour activity
+    with pytest.raises(InvalidInput) as refused:
+        service.log_hours(STAFF, "act_1", sheet(("vol_2", 1440), ("vol_2", 1440), ("vol_2", 1440)))
+    entries = refused.value.fields["entries"]
+    assert {index: sorted(fields) for index, fields in entries.items()} == {
+        "0": ["minutes"], "1": ["minutes", "volunteer_id"], "2": ["minutes", "volunteer_id"]}
+    assert entries["0"]["minutes"] == ["at most 180: the activity's length in minutes"]
+    assert entries["2"]["volunteer_id"] == ["already in entry 0: one entry per volunteer"]
+    assert hours_on(service, "act_1") == [("vol_1", 150)]
+    service.log_hours(STAFF, "act_1", sheet(("vol_2", 180)))
+    assert hours_on(service, "act_1") == [("vol_1", 150), ("vol_2", 180)]
+
+
+def test_a_volunteer_logged_by_another_sheet_is_409_naming_the_record(service):
+    [first] = service.log_hours(STAFF, "act_1", sheet("vol_2"))["records"]
+    with pytest.raises(Conflict) as refused:
+        service.log_hours(STAFF, "act_1", sheet("vol_1", "vol_2"))
+    assert refused.value.code == "already_logged"
+    # vol_1's hrs_1 was logged outside sheets (fixture), so only vol_2 holds a place by its id
+    assert refused.value.fields == {"entries": {"1": {"volunteer_id": [
+        f"already logged on this activity: hours record {first['id']}"]}}}
+    assert hours_on(service, "act_1") == [("vol_1", 150), ("vol_2", 60)]  # all or none
+
+
+def test_a_rejected_or_revoked_record_lets_the_volunteer_be_logged_again(service):
+    [first] = service.log_hours(STAFF, "act_1", sheet(("vol_2", 120)))["records"]
+    service.reject_hours(STAFF, first["id"], {"reason": "minutes were wrong"})
+    [second] = service.log_hours(STAFF, "act_1", sheet(("vol_2", 90)))["records"]
+    assert second["id"] != first["id"] and second["status"] == "pending"
+    service.approve_hours(STAFF, second["id"])
+    with pytest.raises(Conflict):  # an approved record holds the place
+        service.log_hours(STAFF, "act_1", sheet(("vol_2", 30)))
+    service.revoke_hours(ADMIN, second["id"], {"reason": "signed in for a friend"})
+    [third] = service.log_hours(STAFF, "act_1", sheet(("vol_2", 30)))["records"]
+    assert len({first["id"], second["id"], third["id"]}) == 3
+    assert service.store.service_minutes.total("vol_2") == 0  # the third is pending
+
+
+def test_a_retried_sheet_answers_its_records_as_stored(service):
+    first = service.log_hours(STAFF, "act_1", sheet("vol_2"), "key-1")
+    service.approve_hours(STAFF, first["records"][0]["id"])
+    again = service.log_hours(STAFF, "act_1", sheet("vol_2"), "key-1")
+    assert [r["id"] for r in again["records"]] == [r["id"] for r in first["records"]]
+    assert again["records"][0]["status"] == "approved"
+    with pytest.raises(Conflict):  # another request (key) is another sheet
+        service.log_hours(STAFF, "act_1", sheet("vol_2"), "key-2")
+
+
+# --- a repeated decision answers what is stored (issue 5, item 13) ---------------------------
+
+def test_a_repeated_reject_answers_the_stored_reason(service):
+    first = service.reject_hours(STAFF, "hrs_1", {"reason": "not present"})
+    again = service.reject_hours(STAFF, "hrs_1", {"reason": "another reason"})
+    assert first == again == {"id": "hrs_1", "status": "rejected", "reason": "not present"}
+    assert service.get_hours(STAFF, "hrs_1")["reason"] == "not present"
+
+
+def test_a_repeated_revoke_answers_the_stored_reason(service):
+    service.approve_hours(STAFF, "hrs_1")
+    first = service.revoke_hours(ADMIN, "hrs_1", {"reason": "signed in twice"})
+    again = service.revoke_hours(STAFF, "hrs_1", {"reason": "changed my mind"})
+    assert first == again == {"id": "hrs_1", "status": "revoked", "reason": "signed in twice"}
+    assert service.get_hours(ADMIN, "hrs_1")["reason"] == "signed in twice"
+    assert service.store.service_minutes.total("vol_1") == 0
