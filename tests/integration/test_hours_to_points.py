@@ -4,7 +4,7 @@ import uuid
 from kombu import Connection, Queue
 
 from services.points.service import PointsService
-from services.shared.errors import Conflict, Forbidden, InvalidInput
+from services.shared.errors import Conflict, InvalidInput, NotFound
 from services.volunteer.service import VolunteerService
 from tests.integration.conftest import ADMIN
 from tests.support import integration_amqp_uri, wait_until
@@ -95,6 +95,6 @@ def test_staff_of_another_center_cannot_approve(start, rpc):
     staff, volunteer_id, activity_id = setup_center(rpc)
     other_staff, _, _ = setup_center(rpc)
     record_id = log_one(rpc, staff, activity_id, volunteer_id, 30)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotFound):  # another community: as if the record did not exist
         rpc.volunteer.approve_hours(other_staff, record_id)
     assert rpc.volunteer.get_hours(staff, record_id)["status"] == "pending"
