@@ -9,15 +9,21 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAR = os.path.join(ROOT, "var")
 
-# name -> (nameko service class, address of its web server: /metrics, and the API on the gateway)
+# name -> (nameko service class, its web servers: /metrics everywhere, the API on the gateway)
 SERVICES = {
-    "volunteer": ("services.volunteer.service:VolunteerService", "127.0.0.1:9101"),
-    "points": ("services.points.service:PointsService", "127.0.0.1:9102"),
-    "rewards": ("services.rewards.service:RewardsService", "127.0.0.1:9103"),
-    "gateway": ("services.gateway.service:GatewayService", "127.0.0.1:8000"),
+    "volunteer": ("services.volunteer.service:VolunteerService",
+                  {"METRICS_SERVER_ADDRESS": "127.0.0.1:9101"}),
+    "points": ("services.points.service:PointsService",
+               {"METRICS_SERVER_ADDRESS": "127.0.0.1:9102"}),
+    "rewards": ("services.rewards.service:RewardsService",
+                {"METRICS_SERVER_ADDRESS": "127.0.0.1:9103"}),
+    "gateway": ("services.gateway.service:GatewayService",
+                {"WEB_SERVER_ADDRESS": "127.0.0.1:8000",
+                 "METRICS_SERVER_ADDRESS": "127.0.0.1:9100"}),
 }
 PASSED_ENV = ("AMQP_URI", "MONGO_URL", "TIMEBANK_ADMIN_PASSWORD", "TIMEBANK_TOKEN_SECRET",
-              "TIMEBANK_DB_PREFIX", "TIMEBANK_BCRYPT_ROUNDS", "LOG_LEVEL")
+              "TIMEBANK_DB_PREFIX", "TIMEBANK_BCRYPT_ROUNDS", "LOG_LEVEL",
+              "TIMEBANK_LOGIN_FAILURES_PER_ADDRESS", "TIMEBANK_SELF_REGISTRATIONS_PER_ADDRESS")
 
 
 def env_line(extra):
@@ -70,10 +76,10 @@ serverurl=unix://{VAR}/supervisor.sock
             "docstore",
             f"{ROOT}/tools/docstore/bin/docstore -listen 127.0.0.1:27017 -data {VAR}/docstore",
             autostart=True))
-    for name, (target, address) in SERVICES.items():
+    for name, (target, addresses) in SERVICES.items():
         parts.append(program(
             name, f"{venv_bin}/nameko run --config {ROOT}/config/nameko.yml {target}",
-            env_line({"WEB_SERVER_ADDRESS": address, "PYTHONUNBUFFERED": "1"})))
+            env_line({**addresses, "PYTHONUNBUFFERED": "1"})))
     parts.append(f"[group:services]\nprograms={','.join(SERVICES)}\n")
     sys.stdout.write("\n\n".join(parts))
 

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from services.gateway.auth import TokenAuthority
 from services.gateway.idempotency import IdempotencyStore, body_fingerprint
+from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
 from services.shared import contracts
 from services.shared.contracts import load
@@ -25,34 +26,6 @@ from services.shared.storage import MongoStore, ping
 from services.shared.web import http, json_response, response_for_error
 
 API = "/api/v1"
-MAX_LIMIT = 200
-
-
-MAX_BODY_BYTES = 2 * 1024 * 1024  # a sheet of 1000 hours entries is about 100 KB
-
-
-def read_json(request, schema=None):
-    """The request body as a JSON object, checked against ``schema`` when given."""
-    if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise InvalidInput("the body is too large",
-                           fields={"_body": [f"at most {MAX_BODY_BYTES} bytes"]})
-    raw = request.get_data(as_text=True)
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise InvalidInput("the body is not valid JSON", fields={"_body": [str(exc)]})
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", fields={"_body": ["not an object"]})
-    if schema is not None:
-        load(schema, body)
-    return body
-
-
-def query_limit(request):
-    raw = request.args.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidInput("bad limit", fields={"limit": [f"an integer from 1 to {MAX_LIMIT}"]})
-    return int(raw)
 
 
 STATEMENT_COLUMNS = ("id", "at", "kind", "points", "balance_after", "reason", "ref_type",

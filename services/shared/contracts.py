@@ -3,6 +3,8 @@
 Both sides load and dump through these schemas, so a producer and its consumers cannot drift
 apart. A service's own HTTP-facing or storage shapes stay in that service.
 """
+import re
+
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from services.shared.errors import InvalidInput
@@ -16,8 +18,39 @@ CATEGORIES = (
 HOURS_APPROVED = ("volunteer", "hours_approved")
 HOURS_REVOKED = ("volunteer", "hours_revoked")
 
+# Bounds on what clients may send, far inside what the store holds (int64) and what converts
+# to UTC without overflow (a year 1 or 9999 time with a +14:00 / -14:00 offset does not).
+MAX_COST_POINTS = 1_000_000
+MAX_QUANTITY = 100
+MAX_POINTS = MAX_COST_POINTS * MAX_QUANTITY  # the largest single movement: a whole redemption
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+# Query-string numbers: ASCII digits only (int() also takes "٣" and str.isdigit() takes "²").
+ASCII_INTEGER = re.compile(r"[0-9]{1,18}")
+
 Id = lambda **kw: fields.String(validate=validate.Length(min=1, max=128), **kw)  # noqa: E731
-Points = lambda **kw: fields.Integer(strict=True, validate=validate.Range(min=1), **kw)  # noqa
+Points = lambda **kw: fields.Integer(  # noqa: E731
+    strict=True, validate=validate.Range(min=1, max=MAX_POINTS), **kw)
+
+
+class Moment(fields.AwareDateTime):
+    """An aware time in the years EARLIEST_YEAR..LATEST_YEAR, checked before any conversion."""
+    default_error_messages = {
+        "out_of_range": f"a time in the years {EARLIEST_YEAR} to {LATEST_YEAR}"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise self.make_error("out_of_range")
+        return moment
+
+
+class QueryInteger(fields.Integer):
+    """An integer as a query string carries it: ASCII digits only."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str) or not ASCII_INTEGER.fullmatch(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 class Contract(Schema):
@@ -104,8 +137,8 @@ class StatementQuery(Contract):
     limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=1000))
     before_seq = fields.Integer(strict=True, load_default=None, allow_none=True,
                                 validate=validate.Range(min=1))
-    since = fields.AwareDateTime(load_default=None, allow_none=True)
-    until = fields.AwareDateTime(load_default=None, allow_none=True)
+    since = Moment(load_default=None, allow_none=True)
+    until = Moment(load_default=None, allow_none=True)
 
 
 class ExpiringSchema(Contract):
@@ -166,8 +199,8 @@ class ActivityIn(Contract):
     center_id = Id(required=True)
     title = Name(required=True)
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
-    starts_at = fields.AwareDateTime(required=True)
-    ends_at = fields.AwareDateTime(required=True)
+    starts_at = Moment(required=True)
+    ends_at = Moment(required=True)
     capacity = fields.Integer(strict=True, load_default=None, allow_none=True,
                               validate=validate.Range(min=1, max=100000))
     place = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
@@ -197,7 +230,8 @@ REWARD_KINDS = ("gift", "service", "merchant_offer")
 class RewardIn(Contract):
     kind = fields.String(required=True, validate=validate.OneOf(REWARD_KINDS))
     title = Name(required=True)
-    cost_points = Points(required=True)
+    cost_points = fields.Integer(strict=True, required=True,
+                                 validate=validate.Range(min=1, max=MAX_COST_POINTS))
     stock = fields.Integer(strict=True, load_default=None, allow_none=True,
                            validate=validate.Range(min=0, max=1_000_000))
     center_id = Id(load_default=None, allow_none=True)
@@ -209,7 +243,8 @@ class RewardIn(Contract):
 class RedemptionIn(Contract):
     reward_id = Id(required=True)
     volunteer_id = Id(required=True)
-    quantity = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=100))
+    quantity = fields.Integer(strict=True, load_default=1,
+                              validate=validate.Range(min=1, max=MAX_QUANTITY))
 
 
 class MerchantIn(Contract):
@@ -229,9 +264,9 @@ class StatementArgs(Schema):
     class Meta:
         unknown = EXCLUDE  # a cache-buster or tracking parameter is no error
 
-    from_ = fields.AwareDateTime(data_key="from", load_default=None)
-    to = fields.AwareDateTime(load_default=None)
+    from_ = Moment(data_key="from", load_default=None)
+    to = Moment(load_default=None)
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(load_default=None, validate=validate.Regexp(
         r"^[1-9][0-9]{0,17}$", error="as returned in next_cursor"))

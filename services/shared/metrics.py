@@ -3,16 +3,21 @@
 A registry per container (not prometheus-client's global one) lets two containers of one
 service run in one process, as the integration tests do, without clashing names.
 Every service mixes in ``ExposesMetrics``: it counts and times every entrypoint and serves
-``GET /metrics`` on the service's own web server.
+``GET /metrics`` on a web server of its own, at ``METRICS_SERVER_ADDRESS``; a service without an
+API may leave that unset and serve it at ``WEB_SERVER_ADDRESS``. The gateway's metrics stay off
+its public API port: they name every entrypoint and the errors it raised.
 """
 import time
 
 from nameko.extensions import DependencyProvider
+from nameko.web.server import parse_address
 from werkzeug.wrappers import Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from services.shared.web import http
+from services.shared.web import JsonHttpHandler, JsonWebServer
+
+METRICS_CONFIG_KEY = "METRICS_SERVER_ADDRESS"
 
 
 class ServiceMetrics:
@@ -64,9 +69,22 @@ class Metrics(DependencyProvider):
         self.started.pop(worker_ctx, None)
 
 
+class MetricsWebServer(JsonWebServer):
+    """A web server of its own (nameko shares one server per class in a container)."""
+
+    @property
+    def bind_addr(self):
+        address = self.container.config.get(METRICS_CONFIG_KEY)
+        return parse_address(address) if address else super().bind_addr
+
+
+class MetricsHttpHandler(JsonHttpHandler):
+    server = MetricsWebServer()
+
+
 class ExposesMetrics:
     metrics = Metrics()
 
-    @http("GET", "/metrics")
+    @MetricsHttpHandler.decorator("GET", "/metrics")
     def serve_metrics(self, request):
         return Response(self.metrics.exposition(), status=200, content_type=CONTENT_TYPE_LATEST)

@@ -6,14 +6,18 @@ shape instead of werkzeug's HTML page.
 """
 import json
 import logging
+import re
+from http import HTTPStatus
 
+from eventlet.wsgi import MAX_HEADER_LINE, MAX_TOTAL_HEADER_SIZE, HeaderLineTooLong, \
+    HeadersTooLarge
 from nameko.exceptions import RemoteError
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
-from werkzeug.exceptions import HTTPException
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from services.shared.errors import TimebankError
+from services.shared.errors import InvalidInput, TimebankError
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +70,85 @@ class JsonWsgiApp(WsgiApp):
         return response(environ, start_response)
 
 
+def read_body(request, max_bytes):
+    """The raw request body, sent with Content-Length or chunked; 400 past ``max_bytes``."""
+    request.max_content_length = max_bytes  # werkzeug enforces it on chunked streams too
+    try:
+        return request.get_data()
+    except RequestEntityTooLarge:
+        raise InvalidInput("the body is too large",
+                           fields={"_body": [f"at most {max_bytes} bytes"]})
+
+
+CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
+
+
+class JsonHttpProtocol(HttpOnlyProtocol):
+    """eventlet's HTTP protocol, answering in the API's error shape what it refuses before any
+    app sees the request (it would answer an over-long URL or header with an empty body, and a
+    malformed request line with http.server's HTML page)."""
+
+    def _read_request_line(self):
+        line = super()._read_request_line()
+        if len(line) >= self.server.url_length_limit:
+            self.send_json_error(414, "uri_too_long",
+                                 f"the URL is longer than {self.server.url_length_limit} bytes")
+            return b""  # handle_one_request then closes the connection
+        return line
+
+    def parse_request(self):
+        try:
+            if not super().parse_request():
+                return False
+        except (HeaderLineTooLong, HeadersTooLarge):
+            self.send_json_error(
+                431, "headers_too_large", f"a header line is longer than {MAX_HEADER_LINE} bytes "
+                f"or the headers are longer than {MAX_TOTAL_HEADER_SIZE} bytes")
+            return False
+        # eventlet answers these with empty bodies after parse_request; answer them here.
+        length = self.headers.get("content-length")
+        encoding = self.headers.get("transfer-encoding")
+        if length is not None and not CONTENT_LENGTH.fullmatch(length.strip()):
+            self.send_json_error(400, "bad_request", "Content-Length must be a number of bytes")
+            return False
+        if encoding is not None and (length is not None or encoding.lower() != "chunked"):
+            self.send_json_error(400, "bad_request", "Transfer-Encoding must be chunked alone, "
+                                 "without Content-Length")
+            return False
+        return True
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's error page (malformed request line, bad version...), as JSON."""
+        phrase = HTTPStatus(code).phrase
+        self.send_json_error(code, phrase.lower().replace(" ", "_"), message or phrase)
+
+    def send_json_error(self, status, code, message):
+        body = json.dumps(error_body(code, message)).encode()
+        self.wfile.write(
+            f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: close\r\n\r\n".encode() + body)
+        self.close_connection = True
+
+    def get_environ(self):
+        environ = super().get_environ()
+        if self.headers.get("content-type") is None:
+            # eventlet fills in email's default (text/plain); PEP 3333 lets it be absent, and a
+            # request that names no type differs from one that names the wrong type.
+            environ.pop("CONTENT_TYPE", None)
+        if environ["eventlet.input"].chunked_input:
+            # eventlet's input ends a chunked body itself: werkzeug may then read it (bounded
+            # by Request.max_content_length) instead of taking it as empty.
+            environ["wsgi.input_terminated"] = True
+        return environ
+
+
 class JsonWebServer(WebServer):
     def get_wsgi_app(self):
         return JsonWsgiApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=JsonHttpProtocol, debug=False):
+        return super().get_wsgi_server(sock, wsgi_app, protocol=protocol, debug=debug)
 
 
 class JsonHttpHandler(HttpRequestHandler):

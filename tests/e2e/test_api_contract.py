@@ -3,7 +3,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import BASE_URL, earn
+from tests.e2e.conftest import earn
 
 
 def error_of(response, status, code):
@@ -123,7 +123,7 @@ def test_every_service_serves_metrics(api):
         response = api.get(f"http://127.0.0.1:{port}/metrics")
         assert response.status_code == 200
         assert "timebank_entrypoint_calls_total" in response.text
-    gateway = api.get(f"{BASE_URL}/metrics").text
+    gateway = api.get("http://127.0.0.1:9100/metrics").text  # not on the public API port
     assert 'entrypoint="issue_token"' in gateway
 
 

@@ -21,6 +21,7 @@ APP_SERVICES = {
     "gateway": "services.gateway.service:GatewayService",
 }
 INFRA_SERVICES = {"rabbitmq", "mongodb"}
+GATEWAY_API_PORT, GATEWAY_METRICS_PORT = "8000", "9100"
 
 # Values for the required (${VAR:?...}) variables in docker-compose.yml.
 COMPOSE_TEST_ENV = {
@@ -66,8 +67,17 @@ def test_compose_has_all_services_with_commands_and_env():
         assert "config/nameko.yml" in command, name
         assert target in command, name
         env = _env_keys(service.get("environment"))
-        assert {"AMQP_URI", "MONGO_URL", "WEB_SERVER_ADDRESS"} <= env, name
+        assert {"AMQP_URI", "MONGO_URL", "METRICS_SERVER_ADDRESS"} <= env, name
         assert set(service["depends_on"]) >= INFRA_SERVICES, name
+
+
+def test_compose_serves_the_gateway_metrics_off_the_public_port():
+    gateway = _load_compose()["services"]["gateway"]
+    env = gateway["environment"]
+    assert env["WEB_SERVER_ADDRESS"].endswith(":" + GATEWAY_API_PORT)
+    assert env["METRICS_SERVER_ADDRESS"].endswith(":" + GATEWAY_METRICS_PORT)
+    published = {str(port).split(":")[-1] for port in gateway.get("ports", [])}
+    assert published == {GATEWAY_API_PORT}
 
 
 def test_compose_file_is_valid_against_compose_spec():
@@ -113,6 +123,14 @@ def test_k8s_manifests_are_well_formed_and_cover_all_services():
     for name, target in APP_SERVICES.items():
         container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
         assert target in _command_text(container["command"]), name
+
+    gateway = deployments["gateway"]["spec"]["template"]
+    env = {e["name"]: e.get("value") for e in gateway["spec"]["containers"][0]["env"]}
+    assert env["METRICS_SERVER_ADDRESS"].endswith(":" + GATEWAY_METRICS_PORT)
+    assert gateway["metadata"]["annotations"]["prometheus.io/port"] == GATEWAY_METRICS_PORT
+    gateway_service = next(d for _, d in docs
+                           if d["kind"] == "Service" and d["metadata"]["name"] == "gateway")
+    assert [p["port"] for p in gateway_service["spec"]["ports"]] == [int(GATEWAY_API_PORT)]
 
     kinds = {d["kind"] for _, d in docs}
     assert {"Namespace", "ConfigMap", "Secret", "RabbitmqCluster", "MongoDBCommunity"} <= kinds
