@@ -45,6 +45,10 @@ class FloorBreached(Exception):
 AT_DISORDER = dt.timedelta(seconds=2)
 
 
+def _pause(seconds):
+    time.sleep(seconds)  # eventlet-patched in the services: other greenthreads run meanwhile
+
+
 def entry_id(stream, seq):
     return f"{stream}:{seq}"
 
@@ -62,11 +66,11 @@ class AppendLog:
     BACKOFF_BASE = 0.002
     BACKOFF_CAP = 0.1
 
-    def __init__(self, db, name, sleep=time.sleep):
+    def __init__(self, db, name, sleep=None):
         self.entries = db[name]
         self.heads = db[f"{name}_heads"]
         self.keys = db[f"{name}_keys"]
-        self._sleep = sleep  # eventlet-patched in services; tests pass a no-op
+        self._sleep = sleep or _pause
 
     def ensure_indexes(self):
         self.entries.create_index("key", unique=True, name="key_unique")

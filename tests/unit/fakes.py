@@ -4,10 +4,20 @@ Enough of a collection for the store wrappers under test: equality filters, uniq
 unique single-field indexes (DuplicateKeyError like the real store), ``$set`` updates and
 upserting replaces. Documents are copied in and out, as a real store would.
 """
-import copy
 
 from bson import ObjectId
 from pymongo.errors import DuplicateKeyError
+
+
+def _copy(value):
+    """A deep copy of a document: dicts and lists are copied, scalars (str, int, datetime,
+    ObjectId...) are immutable and shared. Much faster than copy.deepcopy, which the crash-point
+    explorer would otherwise spend most of its time in."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy(v) for v in value]
+    return value
 
 
 class FakeCollection:
@@ -46,22 +56,22 @@ class FakeCollection:
     def insert_one(self, doc):
         doc.setdefault("_id", ObjectId())  # as pymongo does, on the caller's dict
         self._check_unique(doc)
-        self.docs[doc["_id"]] = copy.deepcopy(doc)
+        self.docs[doc["_id"]] = _copy(doc)
 
     def find(self, query=None, projection=None):
-        return FakeCursor([copy.deepcopy(d) for d in self.docs.values()
+        return FakeCursor([_copy(d) for d in self.docs.values()
                            if self._matches(d, query)])
 
     def find_one(self, query=None, projection=None):
         found = self._first(query)
-        return copy.deepcopy(found)  # projections are ignored: callers only read fields
+        return _copy(found)  # projections are ignored: callers only read fields
 
     def replace_one(self, query, replacement, upsert=False):
         current = self._first(query)
         if current is None and not upsert:
             return
         doc_id = current["_id"] if current is not None else query.get("_id", ObjectId())
-        doc = dict(copy.deepcopy(replacement), _id=doc_id)
+        doc = dict(_copy(replacement), _id=doc_id)
         self._check_unique(doc, ignore_id=doc_id)
         self.docs[doc_id] = doc
 
@@ -69,7 +79,7 @@ class FakeCollection:
         assert set(update) == {"$set"}, "the fake supports $set only"
         current = self._first(query)
         if current is not None:
-            updated = dict(current, **copy.deepcopy(update["$set"]))
+            updated = dict(current, **_copy(update["$set"]))
             self._check_unique(updated, ignore_id=current["_id"])
             self.docs[current["_id"]] = updated
 

@@ -1,0 +1,352 @@
+"""Every money flow, stopped before each of its store operations and interleaved with a second
+run of itself, on the real services over the in-memory store (tests/unit/explorer.py).
+
+After each schedule the world is quiesced the way production does it (the recovery timers, the
+outbox relay, the broker redelivering what was not acknowledged, the client replaying its
+request) and the rules of ../shared/domain.md are checked: balances and stock equal their
+entries and never go below zero, stock is exactly what confirmed redemptions took, every
+redemption has one outcome that the points and stock agree with, and every approved record is
+credited once (revoked: reversed once).
+"""
+import pytest
+from nameko.testing.services import worker_factory
+
+from services.points.ledger import Ledger
+from services.points.service import PointsService
+from services.rewards.service import RewardsService
+from services.rewards.storage import RewardsStore
+from services.shared import appendlog
+from services.shared.clock import now
+from services.shared.errors import Conflict, ServiceUnavailable
+from services.shared.inflight import InFlight
+from services.shared.outbox import OutboxWriter
+from services.volunteer.service import VolunteerService
+from services.volunteer.storage import VolunteerStore
+from tests.unit.explorer import (Crash, Hook, HookedDatabase, count_operations, crash_points,
+                                 interleave, run_to_end, two_runner_schedules)
+
+STAFF = {"user_id": "wang", "role": "center_staff", "center_id": "ctr_1", "community_id": "com_1"}
+ADMIN = {"user_id": "admin", "role": "admin"}
+LI = {"user_id": "usr_li", "role": "volunteer", "subject_id": "vol_1", "community_id": "com_1"}
+RECORD_MINUTES, RECORD_POINTS = 150, 25   # 150 min × 10 pt/h
+COST, STOCK = 20, 3
+RICE = {"reward_id": "rwd_rice", "volunteer_id": "vol_1", "quantity": 1}
+OIL = {"reward_id": "rwd_oil", "volunteer_id": "vol_1", "quantity": 1}
+LATE_CREDIT = 50
+
+
+@pytest.fixture(autouse=True)
+def immediate_recovery(monkeypatch):
+    """Every in-flight marker counts as stalled: recovery may run at any moment of a flow."""
+    original = InFlight.stalled
+    monkeypatch.setattr(InFlight, "stalled",
+                        lambda self, older_than=None, limit=500: original(self, 0 * (now() - now()),
+                                                                          limit))
+    monkeypatch.setattr(appendlog, "_pause", lambda seconds: None)  # back-off without waiting
+    monkeypatch.setattr("services.points.service.REQUEUE_PAUSE_SECONDS", 0)
+
+
+class PointsOverRpc:
+    """The rewards service's view of the points service: a call whose callee died, or whose
+    reply was lost, is a timeout (ServiceUnavailable) to the caller — while the callee's work
+    may have happened."""
+
+    def __init__(self, world):
+        self.world = world
+        self.calls = 0
+
+    def debit(self, movement):
+        self.calls += 1
+        try:
+            result = self.world.points.debit(movement)
+        except Crash:
+            raise ServiceUnavailable("points did not answer")
+        except Exception:
+            if self.calls == self.world.lose_reply_of_call:
+                raise ServiceUnavailable("points did not answer")  # it ran; the reply was lost
+            raise
+        if self.calls == self.world.lose_reply_of_call:
+            raise ServiceUnavailable("points did not answer")  # it ran; the reply was lost
+        return result
+
+
+class World:
+    """Three services on in-memory stores, a broker queue, and the facts to check them by."""
+
+    def __init__(self, setup=True):
+        self.hook = Hook()
+        self.dbs = {name: HookedDatabase(name, self.hook)
+                    for name in ("volunteer", "points", "rewards")}
+        self.ledger = Ledger(self.dbs["points"])
+        self.points = worker_factory(PointsService, ledger=self.ledger)
+        self.shop = RewardsStore(self.dbs["rewards"])
+        self.rewards = worker_factory(RewardsService, store=self.shop,
+                                      points=PointsOverRpc(self))
+        self.hours = VolunteerStore(self.dbs["volunteer"])
+        self.volunteer = worker_factory(
+            VolunteerService, store=self.hours, config={"BCRYPT_ROUNDS": 4},
+            outbox=OutboxWriter(self.dbs["volunteer"].outbox, lambda: None))
+        self.queue = []            # published, not yet acknowledged by the points service
+        self.lose_reply_of_call = None
+        self.credited_outside = 0  # points credited by other causes than the flows under test
+        for store in (self.ledger, self.shop, self.hours):
+            store.ensure_indexes()
+        if setup:
+            self._setup()
+
+    def reset_to(self, other):
+        """Take ``other``'s stored state. The fake store never changes a stored document in
+        place (it stores copies and replaces them whole), so sharing the documents is safe."""
+        for name, db in self.dbs.items():
+            for collection_name, collection in other.dbs[name].collections.items():
+                mine = db[collection_name]._collection
+                mine.docs = dict(collection.docs)
+                mine.unique = set(collection.unique)
+            for collection_name, collection in db.collections.items():
+                if collection_name not in other.dbs[name].collections:
+                    collection.docs = {}
+        self.queue = list(other.queue)
+        self.credited_outside = other.credited_outside
+        self.lose_reply_of_call = None
+        self.rewards.points.calls = 0
+        self.hook.__init__()
+
+    def _setup(self):
+        self.hours.hours.insert_one({
+            "_id": "hrs_1", "activity_id": "act_1", "center_id": "ctr_1",
+            "community_id": "com_1", "category": "other", "activity_starts_at": now(),
+            "volunteer_id": "vol_1", "minutes": RECORD_MINUTES, "logged_by": "wang",
+            "logged_at": now()})
+        for reward_id, title in (("rwd_rice", "Rice"), ("rwd_oil", "Oil")):
+            self.shop.rewards.insert_one({
+                "_id": reward_id, "kind": "gift", "title": title, "description": None,
+                "cost_points": COST, "community_id": "com_1", "center_id": "ctr_1",
+                "merchant_id": None, "tracks_stock": True, "created_by": "wang"})
+            self.shop.stock.append(reward_id, STOCK, key=f"{reward_id}:initial")
+
+    # --- what happens around a flow --------------------------------------------------------
+
+    def credit(self, points, cause):
+        self.ledger.credit("vol_1", points, key=f"outside:{cause}", kind="grant",
+                           reason=cause, ref={"type": "test", "id": cause}, by="test")
+        self.credited_outside += points
+
+    def relay(self):
+        """The outbox relay: publish what is queued, then delete it."""
+        outbox = self.dbs["volunteer"].outbox
+        for message in list(outbox.find({})):
+            self.queue.append(message)
+            outbox.delete_one({"_id": message["_id"]})
+
+    def consume(self):
+        """The points service takes queued events; one that fails is requeued (redelivered)."""
+        handlers = {"hours_approved": self.points.on_hours_approved,
+                    "hours_revoked": self.points.on_hours_revoked}
+        for _ in range(4):  # a revocation waits for its approval: a few rounds settle it
+            pending, self.queue = self.queue, []
+            for message in pending:
+                try:
+                    handlers[message["type"]](message["payload"])
+                except (Exception, Crash):  # noqa: BLE001 - unacknowledged: redelivered
+                    self.queue.append(message)
+
+    def recover(self):
+        """What production does after a crash: timers resume in-flight work, the relay and the
+        broker deliver what is left, and every event is delivered once more (at least once)."""
+        self.volunteer.finish_stalled_decisions()
+        self.rewards.resume_stalled_redemptions()
+        self.relay()
+        self.queue += list(self.queue)
+        self.consume()
+
+    def approve_and_deliver(self, actor=STAFF):
+        result = self.volunteer.approve_hours(actor, "hrs_1")
+        self.relay()
+        self.consume()
+        return result
+
+    def revoke_and_deliver(self):
+        result = self.volunteer.revoke_hours(ADMIN, "hrs_1", {"reason": "signed in twice"})
+        self.relay()
+        self.consume()
+        return result
+
+    def redeem(self, body=RICE, key="idk_1"):
+        return self.rewards.redeem(LI, body, request_key=key)
+
+    # --- the rules that must hold -------------------------------------------------------------
+
+    def redemptions(self):
+        return [self.shop.redemption(rid) for rid in self.shop.redemptions.docs
+                if self.shop.redemption(rid) is not None]
+
+    def check(self):
+        """The invariants of domain.md; returns a list of what is broken (empty: all hold)."""
+        broken = []
+        accounts = self.ledger.accounts
+        balance = accounts.total("vol_1")
+        if not accounts.verify("vol_1"):
+            broken.append("the balance is not the running sum of its entries")
+        if balance < 0:
+            broken.append(f"negative balance {balance}")
+        confirmed = [r for r in self.redemptions() if r["status"] == "confirmed"]
+        for r in self.redemptions():
+            debit = accounts.find_by_key(f"redemption:{r['_id']}")
+            if r["status"] == "pending":
+                broken.append(f"redemption {r['_id']} still pending after recovery")
+            if (r["status"] == "confirmed") != (debit is not None):
+                broken.append(f"redemption {r['_id']} is {r['status']} but its debit "
+                              f"{'exists' if debit else 'does not exist'}")
+        if self.shop.pending.collection.find_one({}) is not None:
+            broken.append("an in-flight redemption marker is left after recovery")
+        for reward_id in ("rwd_rice", "rwd_oil"):
+            stock = self.shop.stock
+            taken = sum(r["quantity"] for r in confirmed if r["reward_id"] == reward_id)
+            if not stock.verify(reward_id) or stock.total(reward_id) != STOCK - taken:
+                broken.append(f"stock of {reward_id} is {stock.total(reward_id)}, "
+                              f"expected {STOCK - taken}")
+        status, _ = self.hours.status_of("hrs_1")
+        credit = accounts.find_by_key("hours:hrs_1:credit")
+        reversal = accounts.find_by_key("hours:hrs_1:reversal")
+        if status in ("approved", "revoked") and (credit is None or credit["delta"] != RECORD_POINTS):
+            broken.append(f"approved record credited {credit and credit['delta']}")
+        if status == "pending" and credit is not None:
+            broken.append("a pending record was credited")
+        if (status == "revoked") != (reversal is not None):
+            broken.append(f"record {status} but reversal {'exists' if reversal else 'missing'}")
+        expected_minutes = RECORD_MINUTES if status == "approved" else 0
+        if self.hours.service_minutes.total("vol_1") != expected_minutes:
+            broken.append(f"approved minutes {self.hours.service_minutes.total('vol_1')}, "
+                          f"expected {expected_minutes}")
+        earned = (credit["delta"] if credit else 0) + (reversal["delta"] if reversal else 0)
+        spent = sum(r["points"] for r in confirmed)
+        if balance != self.credited_outside + earned - spent:
+            broken.append(f"balance {balance} != credits {self.credited_outside + earned} "
+                          f"- spent {spent}")
+        return broken
+
+
+def settle(world, replay=None):
+    """Recover, let the client replay its request, recover again; then the invariants."""
+    world.recover()
+    if replay is not None:
+        run_to_end(lambda: replay(world))
+    world.recover()
+    return world.check()
+
+
+# --- the flows -----------------------------------------------------------------------------
+
+def approved(world):
+    world.approve_and_deliver()
+    world.recover()
+
+
+def spent_after_approval(world):
+    approved(world)
+    world.redeem(key="idk_spend")
+
+
+FLOWS = {
+    # name: (setup, action, replay)
+    "approval -> credit": (
+        lambda w: None, lambda w: w.approve_and_deliver(), lambda w: w.approve_and_deliver()),
+    "revocation of a partly spent credit": (
+        spent_after_approval, lambda w: w.revoke_and_deliver(), lambda w: w.revoke_and_deliver()),
+    "redemption with enough points": (
+        lambda w: w.credit(30, "start"), lambda w: w.redeem(), lambda w: w.redeem()),
+    "redemption refused, then points arrive": (
+        lambda w: w.credit(10, "start"), lambda w: w.redeem(), lambda w: w.redeem()),
+    "redemption replayed with another body under the same key": (
+        lambda w: w.credit(10, "start"), lambda w: w.redeem(), lambda w: w.redeem(OIL)),
+}
+
+
+def world_for(flow):
+    """A factory of fresh worlds in the state after ``flow``'s setup (built once, then copied:
+    thousands of schedules each start from it)."""
+    template = World()
+    FLOWS[flow][0](template)
+    template.recover()
+
+    world = World(setup=False)  # reused: each schedule starts by resetting its state
+
+    def make():
+        world.reset_to(template)
+        return world
+    return make
+
+
+@pytest.mark.parametrize("flow", FLOWS)
+def test_a_crash_before_any_store_operation_leaves_the_invariants_intact(flow):
+    _, action, replay = FLOWS[flow]
+    failures = []
+    points = 0
+    for k, world, _ in crash_points(world_for(flow), action):
+        points += 1
+        world.credit(LATE_CREDIT, "late")  # the balance moves while the flow is down
+        broken = settle(world, replay)
+        if broken:
+            failures.append((k, broken))
+    assert points >= 10, "the explorer must have stopped the flow at many points"
+    assert not failures, failures[:5]
+
+
+@pytest.mark.parametrize("flow", [f for f in FLOWS if f.startswith("redemption")])
+def test_a_lost_debit_reply_is_finished_by_recovery(flow):
+    _, action, replay = FLOWS[flow]
+    world = world_for(flow)()
+    world.lose_reply_of_call = 1
+    outcome, error = run_to_end(lambda: action(world))
+    assert outcome == "error" and isinstance(error, ServiceUnavailable)
+    world.credit(LATE_CREDIT, "late")
+    assert settle(world, replay) == []
+
+
+def explore_two_runs(flow, first, second, with_late_credit):
+    """Interleave two runners of one flow over every two-preemption schedule; the late credit,
+    when asked, lands at the first preemption. Returns (schedules run, failures, races seen)."""
+    make = world_for(flow)
+    first_ops = count_operations(make, first)
+    second_ops = count_operations(make, second)
+    runs, failures, races = 0, [], 0
+    for schedule in two_runner_schedules(first_ops, second_ops):
+        world = make()
+        runners = [lambda: first(world), lambda: second(world)]
+        if with_late_credit:
+            runners.append(lambda: world.credit(LATE_CREDIT, "late"))
+            schedule = schedule[:1] + [(2, None)] + schedule[1:]
+        _, overlapped = interleave(world, runners, schedule)
+        races += overlapped
+        broken = settle(world)
+        runs += 1
+        if broken:
+            failures.append((schedule, broken))
+    return runs, failures, races
+
+
+INTERLEAVINGS = {
+    # name: (flow, first runner, second runner, a credit lands at the first preemption)
+    "a live redemption and the recovery timer": (
+        "redemption refused, then points arrive",
+        lambda w: w.redeem(), lambda w: w.rewards.resume_stalled_redemptions(), True),
+    "two retries of one redemption": (
+        "redemption with enough points", lambda w: w.redeem(), lambda w: w.redeem(), False),
+    "two redemptions for one last item": (
+        "redemption with enough points",
+        lambda w: w.redeem(key="idk_a"), lambda w: w.redeem(key="idk_b"), True),
+    "two staff approving one record": (
+        "approval -> credit", lambda w: w.approve_and_deliver(),
+        lambda w: w.approve_and_deliver(), False),
+    "a revocation while the volunteer redeems": (
+        "revocation of a partly spent credit", lambda w: w.revoke_and_deliver(),
+        lambda w: w.redeem(key="idk_race"), False),
+}
+
+
+@pytest.mark.parametrize("name", INTERLEAVINGS)
+def test_two_interleaved_runs_leave_the_invariants_intact(name):
+    flow, first, second, late_credit = INTERLEAVINGS[name]
+    runs, failures, races = explore_two_runs(flow, first, second, late_credit)
+    assert runs >= 20 and races >= runs // 10, f"only {races} of {runs} schedules raced"
+    assert not failures, failures[:3]
