@@ -10,7 +10,7 @@ from services.rewards.service import RewardsService
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
 from services.shared.contracts import load
-from services.shared.errors import InsufficientPoints, OutOfStock, ServiceUnavailable
+from services.shared.errors import Conflict, InsufficientPoints, OutOfStock, ServiceUnavailable
 
 VOLUNTEER = {"user_id": "usr_li", "role": "volunteer", "subject_id": "vol_1"}
 INITIAL_STOCK = 5
@@ -135,3 +135,36 @@ def test_recovery_gives_the_stock_back_when_the_debit_is_refused(service, store)
     assert store.redemption(marker["_id"])["status"] == "failed"
     assert store.stock.total("rwd_1") == INITIAL_STOCK
     assert list(store.pending.collection.find({})) == []
+
+
+def test_a_crash_between_marking_and_storing_a_redemption_is_cleared_by_recovery(
+        service, store, monkeypatch):
+    """The marker is written first; if the request dies before its redemption exists, recovery
+    decides (by inserting a tombstone under the redemption's id) that it never will."""
+    def die(doc):
+        raise ConnectionError("killed before the redemption was stored")
+    monkeypatch.setattr(store.redemptions, "insert_one", die)
+    with pytest.raises(ConnectionError):
+        redeem(service, request_key="idk_dead")
+    monkeypatch.undo()
+    [marker] = store.pending.collection.find({})
+    store.pending.collection.replace_one({"_id": marker["_id"]},
+                                         {"since": marker["since"] - dt.timedelta(minutes=5)})
+    service.resume_stalled_redemptions()
+    assert list(store.pending.collection.find({})) == []
+    assert store.redemption(marker["_id"]) is None
+    assert store.stock.total("rwd_1") == INITIAL_STOCK
+    service.points.debit.assert_not_called()
+    with pytest.raises(Conflict) as late:  # the same request again cannot revive it
+        redeem(service, request_key="idk_dead")
+    assert late.value.code == "request_abandoned"
+
+
+def test_a_retry_with_another_body_is_refused_not_run_on_the_stored_redemption(service, store):
+    first = redeem(service, quantity=1, request_key="idk_same")
+    with pytest.raises(Conflict) as reused:
+        redeem(service, quantity=2, request_key="idk_same")
+    assert reused.value.code == "idempotency_key_reused"
+    assert "quantity" in reused.value.fields
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - 1
+    assert store.redemption(first["id"])["quantity"] == 1
