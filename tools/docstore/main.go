@@ -55,6 +55,8 @@ func main() {
 		os.Exit(1)
 	}
 
+	removeOrphanedCompanions(dir, logger)
+
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
@@ -78,32 +80,43 @@ func main() {
 	}
 }
 
-// indexIDPaths keeps an index on _ferretdb_sjson->'$._id' for every collection of every database.
-func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
-	dbs := map[string]*sql.DB{}
-	defer func() {
-		for _, db := range dbs {
-			db.Close()
+// removeOrphanedCompanions deletes -wal and -shm files whose database file is gone (left by
+// earlier versions of this program, see indexIDPaths). Before FerretDB starts nothing has them
+// open, and SQLite would otherwise take a stale -wal for the journal of a new database of the
+// same name.
+func removeOrphanedCompanions(dir string, logger *slog.Logger) {
+	for _, suffix := range []string{"-wal", "-shm"} {
+		companions, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"+suffix))
+		for _, companion := range companions {
+			if _, err := os.Stat(strings.TrimSuffix(companion, suffix)); !os.IsNotExist(err) {
+				continue
+			}
+			if err := os.Remove(companion); err != nil {
+				logger.Warn("docstore: orphaned file", "file", companion, "error", err)
+			}
 		}
-	}()
+	}
+}
 
+// indexIDPaths keeps an index on _ferretdb_sjson->'$._id' for every collection of every database.
+//
+// Each pass opens a database, indexes it and closes it again. A connection kept open across
+// passes (as this once did) outlives a dropped database: FerretDB closes its own connections and
+// removes the file, but ours kept the deleted file and its -wal and -shm open for the life of
+// the process (disk never freed, handles growing with every database ever created). Closing
+// the last connection to a WAL database checkpoints it and removes -wal and -shm, so a pass that
+// raced with a drop cleans up after itself too.
+func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
 	ticker := time.NewTicker(idIndexInterval)
 	defer ticker.Stop()
 
 	for {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 		for _, file := range files {
-			db := dbs[file]
-			if db == nil {
-				var err error
-				if db, err = sql.Open("sqlite", "file:"+file+"?_pragma=busy_timeout(10000)"); err != nil {
-					logger.Error("docstore: open for indexing", "file", file, "error", err)
-					continue
+			if err := indexFile(ctx, file); err != nil {
+				if _, statErr := os.Stat(file); os.IsNotExist(statErr) {
+					continue // dropped since the glob: nothing to index
 				}
-				db.SetMaxOpenConns(1)
-				dbs[file] = db
-			}
-			if err := indexTables(ctx, db); err != nil {
 				logger.Warn("docstore: _id index", "file", file, "error", err)
 			}
 		}
@@ -114,6 +127,18 @@ func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// indexFile indexes one database file through a connection that is closed before it returns.
+func indexFile(ctx context.Context, file string) error {
+	// mode=rw: a database dropped since the glob must not be created again as an empty file.
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	return indexTables(ctx, db)
 }
 
 func indexTables(ctx context.Context, db *sql.DB) error {
