@@ -39,8 +39,8 @@ def main():
     tokens = {v: api.login(f"bv{suffix}{i}", "pass-pass-1") for i, v in enumerate(volunteers)}
     activity = api.created("/api/v1/activities", {
         "center_id": center["id"], "title": "bench", "category": "other",
-        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T12:00:00+08:00"}, staff)
-    sheet = api.created(f"/api/v1/activities/{activity['id']}/hours", {
+        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T19:00:00+08:00"}, staff)
+    sheet = api.created(f"/api/v1/activities/{activity['id']}/hours", {  # 600 minutes: 100 points
         "entries": [{"volunteer_id": v, "minutes": 600} for v in volunteers]}, staff)
 
     def approve_until_credited(record):

@@ -4,6 +4,7 @@ import uuid
 import pytest
 
 from tests.e2e.conftest import earn
+from tests.e2e.seed import seed_volunteers
 
 
 def error_of(response, status, code):
@@ -81,10 +82,10 @@ def test_roles_and_tenants_are_enforced(api, center, admin):
     other_staff = api.login(username, "staff-pass-1")
     error_of(api.get(f"/api/v1/volunteers/{center['volunteer_id']}/balance", token=other_staff),
              404, "not_found")
-    error_of(api.post("/api/v1/activities", {
+    error_of(api.post("/api/v1/activities", {  # another community's center: as if unknown
         "center_id": center["center_id"], "title": "t", "category": "other",
         "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T10:00:00+08:00"},
-        token=other_staff), 403, "forbidden")
+        token=other_staff), 404, "not_found")
 
 
 def test_unknown_paths_and_methods_answer_json(api):
@@ -132,12 +133,14 @@ def test_a_sheet_takes_up_to_1000_entries_at_once(api, center):
         "center_id": center["center_id"], "title": "大扫除", "category": "environment",
         "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T10:00:00+08:00"},
         center["staff"])
-    entry = {"volunteer_id": center["volunteer_id"], "minutes": 30}
+    # A volunteer is logged once per activity, so the sheet names 1000 volunteers.
+    entries = [{"volunteer_id": v, "minutes": 30}
+               for v in seed_volunteers(center["community_id"], 1000)]
     sheet = api.created(f"/api/v1/activities/{activity['id']}/hours",
-                        {"entries": [entry] * 1000}, center["staff"])
+                        {"entries": entries}, center["staff"])
     assert len(sheet["records"]) == 1000
     assert len({r["id"] for r in sheet["records"]}) == 1000
     assert {r["status"] for r in sheet["records"]} == {"pending"}
     too_many = api.post(f"/api/v1/activities/{activity['id']}/hours",
-                        {"entries": [entry] * 1001}, token=center["staff"])
+                        {"entries": entries + entries[:1]}, token=center["staff"])
     assert "entries" in error_of(too_many, 400, "invalid_input")["fields"]
