@@ -65,6 +65,7 @@ class AppendLog:
     MAX_ATTEMPTS = 25
     BACKOFF_BASE = 0.002
     BACKOFF_CAP = 0.1
+    SKIP_AHEAD_AFTER = 16  # entries walked past an undecided claim before it is moved forward
 
     def __init__(self, db, name, sleep=None):
         self.entries = db[name]
@@ -183,14 +184,21 @@ class AppendLog:
         refusal = self.entries.find_one({"_id": refusal_id(claim["_id"])})
         if refusal is not None:
             return refusal
-        seq = claim.get("from_seq", 0)
+        start = seq = claim.get("from_seq", 0)
         while True:
             seq += 1
             doc = self.entries.find_one({"_id": entry_id(claim["stream"], seq)})
             if doc is None:
-                return None
+                break
             if doc["key"] == claim["_id"]:
                 return doc
+        if seq - start > self.SKIP_AHEAD_AFTER:
+            # A claim left undecided by a crash on a busy stream: every entry up to here holds
+            # another key, and later ones can only come after, so the next walk starts here.
+            # A racing update may leave a lower value: that only costs a longer walk.
+            self.keys.update_one({"_id": claim["_id"]}, {"$set": {"from_seq": seq - 1}})
+            claim["from_seq"] = seq - 1
+        return None
 
     def _refuse(self, stream, key, delta, total, claim):
         """Decide ``key`` as refused, unless its entry won the race to decide it."""

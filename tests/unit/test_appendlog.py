@@ -206,3 +206,13 @@ def test_a_hot_stream_backs_off_then_answers_busy(db):
     assert len(waits) == AppendLog.MAX_ATTEMPTS - 1
     assert all(0 <= w <= AppendLog.BACKOFF_CAP for w in waits)
     assert max(waits) > AppendLog.BACKOFF_BASE  # it did back off, not spin
+
+
+def test_an_undecided_claim_on_a_busy_stream_is_walked_once(log):
+    log._claim("acct", "spend", -20, head_seq=0)  # claimed, then the writer died
+    for i in range(40):
+        log.append("acct", 1, key=f"earn{i}", floor=None)
+    assert log.find_by_key("spend") is None
+    assert log.keys.find_one({"_id": "spend"})["from_seq"] == 40
+    entry, created = log.append("acct", -20, key="spend")
+    assert created and entry["seq"] == 41 and log.find_by_key("spend") == entry
