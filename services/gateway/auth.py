@@ -1,12 +1,29 @@
-"""Bearer tokens: signed JWTs that carry who the caller is, checked without a round trip."""
+"""Bearer tokens: signed JWTs that carry who the caller is, checked without a round trip.
+
+A token can be ended before it expires, with two lookups by ``_id`` in the gateway's own
+database on each request (no call to another service):
+- sign-out revokes one token: ``revoked_tokens`` holds its ``jti``;
+- a password change or an admin disabling a user ends all of that user's tokens: each token
+  carries the user's token generation ``gen`` from when it was issued, and ending them inserts
+  generation gen + 1 as the document ``<user>:<gen + 1>`` in ``token_generations``
+  (services.shared.sequence). A token whose next generation exists is no longer valid.
+Both are inserts that survive a restart of the gateway and hold for every gateway process.
+"""
 import datetime as dt
+import hashlib
 import logging
 import secrets
+import uuid
 
 import jwt
 from nameko.extensions import DependencyProvider
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from services.shared.errors import Unauthenticated
+from services.shared.clock import now
+from services.shared.config import db_name
+from services.shared.errors import ServiceUnavailable, Unauthenticated
+from services.shared.sequence import insert_next, last_number, numbered_id
+from services.shared.storage import connect
 
 log = logging.getLogger(__name__)
 
@@ -17,19 +34,73 @@ CLAIMS = {"sub": "user_id", "role": "role", "sid": "subject_id", "com": "communi
           "ctr": "center_id", "mer": "merchant_id"}
 
 
-class Tokens:
-    def __init__(self, secret):
-        self.secret = secret
+def store_unavailable(method):
+    """A store that does not answer makes a token undecidable: 503, not 500."""
+    def guarded(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except PyMongoError as exc:
+            log.warning("session store unavailable: %s", exc)
+            raise ServiceUnavailable("the session store is unavailable")
+    return guarded
 
-    def issue(self, principal, now=None):
+
+class Sessions:
+    """Revoked tokens and users' token generations, in the gateway's database."""
+
+    def __init__(self, db):
+        self.revoked = db.revoked_tokens          # _id = jti
+        self.generations = db.token_generations   # _id = "<user id>:<generation>"
+
+    @store_unavailable
+    def generation(self, user_id):
+        """The user's current token generation (0 until their tokens are first ended)."""
+        return last_number(self.generations, user_id)
+
+    @store_unavailable
+    def ended(self, token_id, user_id, generation):
+        return (self.revoked.find_one({"_id": token_id}, {"_id": 1}) is not None
+                or self.generations.find_one(
+                    {"_id": numbered_id(user_id, generation + 1)}, {"_id": 1}) is not None)
+
+    @store_unavailable
+    def revoke(self, token_id, expires_at):
+        try:  # expires_at: after it the document may go, the token is dead anyway
+            self.revoked.insert_one({"_id": token_id, "expires_at": expires_at, "at": now()})
+        except DuplicateKeyError:
+            pass  # signed out already
+
+    @store_unavailable
+    def end_all(self, user_id, reason):
+        """End every token the user holds now; returns the new generation."""
+        return insert_next(self.generations, user_id, {"user_id": user_id, "reason": reason,
+                                                      "at": now()})
+
+
+class Tokens:
+    def __init__(self, secret, sessions=None):
+        self.secret = secret
+        self.sessions = sessions  # None: tokens are checked by signature and expiry only
+
+    def issue(self, principal, now=None, generation=0):
         now = now or dt.datetime.now(dt.timezone.utc)
         expires_at = now + TOKEN_LIFETIME
         claims = {claim: principal.get(key) for claim, key in CLAIMS.items()}
-        claims.update(iat=now, exp=expires_at)
+        claims.update(iat=now, exp=expires_at, jti=uuid.uuid4().hex, gen=generation)
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires_at
+
+    def issue_for(self, principal):
+        """A token at the user's current generation."""
+        generation = self.sessions.generation(principal["user_id"]) if self.sessions else 0
+        return self.issue(principal, generation=generation)
 
     def actor(self, request, required=True):
         """The actor a request's bearer token names; None when optional and absent."""
+        claims = self.claims(request, required)
+        return claims and {key: claims.get(claim) for claim, key in CLAIMS.items()}
+
+    def claims(self, request, required=True):
+        """The checked claims of a request's bearer token; None when optional and absent."""
         header = request.headers.get("Authorization", "")
         if not header:
             if required:
@@ -38,24 +109,47 @@ class Tokens:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Unauthenticated("use Authorization: Bearer <token>")
+        token = token.strip()
         try:
-            claims = jwt.decode(token.strip(), self.secret, algorithms=[ALGORITHM],
+            claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM],
                                 options={"require": ["exp", "sub", "role"]})
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired", code="token_expired")
         except jwt.InvalidTokenError:
             raise Unauthenticated("the token is not valid", code="invalid_token")
-        return {key: claims.get(claim) for claim, key in CLAIMS.items()}
+        # Tokens issued before jti and gen existed: named by their digest, generation 0.
+        claims.setdefault("jti", hashlib.sha256(token.encode()).hexdigest())
+        if not isinstance(claims.get("gen", 0), int) or not isinstance(claims["jti"], str):
+            raise Unauthenticated("the token is not valid", code="invalid_token")
+        claims.setdefault("gen", 0)
+        if self.sessions is not None and self.sessions.ended(claims["jti"], claims["sub"],
+                                                             claims["gen"]):
+            raise Unauthenticated("the token was revoked: sign in again", code="token_revoked")
+        return claims
+
+    def sign_out(self, request):
+        """Revoke the request's own token."""
+        claims = self.claims(request)
+        self.sessions.revoke(claims["jti"], dt.datetime.fromtimestamp(claims["exp"],
+                                                                      dt.timezone.utc))
 
 
 class TokenAuthority(DependencyProvider):
     def setup(self):
-        secret = self.container.config.get("TIMEBANK_TOKEN_SECRET")
+        config = self.container.config
+        secret = config.get("TIMEBANK_TOKEN_SECRET")
         if not secret:
             # Tokens then die with this process and differ between gateway processes.
             log.warning("TIMEBANK_TOKEN_SECRET is not set; using a random per-process secret")
             secret = secrets.token_urlsafe(32)
-        self.tokens = Tokens(secret)
+        self.client = connect(config["MONGO_URL"])
+        self.tokens = Tokens(secret, Sessions(self.client[db_name(config, "gateway")]))
+
+    def stop(self):
+        self.client.close()
+
+    def kill(self):
+        self.client.close()
 
     def get_dependency(self, worker_ctx):
         return self.tokens

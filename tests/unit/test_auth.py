@@ -1,10 +1,13 @@
 import datetime as dt
 
+import jwt
 import pytest
+from pymongo.errors import ServerSelectionTimeoutError
 from werkzeug.test import EnvironBuilder
 
-from services.gateway.auth import TOKEN_LIFETIME, Tokens
-from services.shared.errors import Unauthenticated
+from services.gateway.auth import TOKEN_LIFETIME, Sessions, Tokens
+from services.shared.errors import ServiceUnavailable, Unauthenticated
+from tests.unit.fakes import FakeDatabase
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
 STAFF = {"user_id": "usr_1", "role": "center_staff", "subject_id": None,
@@ -71,3 +74,64 @@ def test_token_nearly_expired_still_works():
     issued = dt.datetime.now(dt.timezone.utc) - TOKEN_LIFETIME + dt.timedelta(minutes=1)
     token, _ = tokens.issue(STAFF, now=issued)
     assert tokens.actor(request_with(f"Bearer {token}")) == STAFF
+
+
+# --- item 14: tokens that end before they expire ---------------------------------------------
+
+@pytest.fixture
+def sessions():
+    return Sessions(FakeDatabase())
+
+
+def test_a_token_names_itself_and_the_users_token_generation(sessions):
+    tokens = Tokens(SECRET, sessions)
+    token, _ = tokens.issue(STAFF, generation=3)
+    claims = tokens.claims(request_with(f"Bearer {token}"))
+    assert claims["gen"] == 3 and len(claims["jti"]) == 32
+    assert tokens.issue(STAFF)[0] != tokens.issue(STAFF)[0]  # each token its own jti
+
+
+def test_a_signed_out_token_is_revoked_and_others_still_work(sessions):
+    tokens = Tokens(SECRET, sessions)
+    first, second = tokens.issue_for(STAFF)[0], tokens.issue_for(STAFF)[0]
+    tokens.sign_out(request_with(f"Bearer {first}"))
+    assert refused(tokens, f"Bearer {first}") == "token_revoked"
+    assert tokens.actor(request_with(f"Bearer {second}")) == STAFF
+    # Another gateway process, sharing only the database, refuses it too.
+    assert refused(Tokens(SECRET, sessions), f"Bearer {first}") == "token_revoked"
+
+
+def test_ending_a_users_tokens_ends_all_issued_before(sessions):
+    tokens = Tokens(SECRET, sessions)
+    before = [tokens.issue_for(STAFF)[0] for _ in range(2)]
+    other_user = tokens.issue_for(ADMIN)[0]
+    assert sessions.end_all(STAFF["user_id"], "password_changed") == 1
+    for token in before:
+        assert refused(tokens, f"Bearer {token}") == "token_revoked"
+    after = tokens.issue_for(STAFF)[0]
+    assert tokens.actor(request_with(f"Bearer {after}")) == STAFF
+    assert tokens.actor(request_with(f"Bearer {other_user}")) == ADMIN
+    sessions.end_all(STAFF["user_id"], "disabled")
+    assert refused(tokens, f"Bearer {after}") == "token_revoked"
+
+
+def test_a_token_from_before_jti_and_gen_can_still_sign_out(sessions):
+    legacy = jwt.encode({"sub": "usr_1", "role": "center_staff",
+                         "exp": dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)},
+                        SECRET, algorithm="HS256")
+    tokens = Tokens(SECRET, sessions)
+    assert tokens.actor(request_with(f"Bearer {legacy}"))["user_id"] == "usr_1"
+    tokens.sign_out(request_with(f"Bearer {legacy}"))
+    assert refused(tokens, f"Bearer {legacy}") == "token_revoked"
+
+
+class UnreachableCollection:
+    def find_one(self, *args, **kwargs):
+        raise ServerSelectionTimeoutError("no store")
+
+
+def test_an_unreachable_session_store_is_503_not_500():
+    tokens = Tokens(SECRET, Sessions(FakeDatabase(revoked_tokens=UnreachableCollection())))
+    token, _ = tokens.issue(STAFF)
+    with pytest.raises(ServiceUnavailable):
+        tokens.actor(request_with(f"Bearer {token}"))
