@@ -92,10 +92,14 @@ write_supervisor_config() {
   chmod 600 "$VAR/token-secret" "$VAR/admin-password"
   local with_docstore=0
   [ -n "${MONGO_URL:-}" ] || with_docstore=1
+  # Every test signs in and registers from 127.0.0.1: this stack raises the per-address
+  # throttles (production defaults in config/nameko.yml); per-account locks stay as they are.
   TIMEBANK_ADMIN_PASSWORD=$(cat "$VAR/admin-password") \
   TIMEBANK_TOKEN_SECRET=${TIMEBANK_TOKEN_SECRET:-$(cat "$VAR/token-secret")} \
   AMQP_URI=${AMQP_URI:-$LOCAL_AMQP} MONGO_URL=${MONGO_URL:-$LOCAL_MONGO} \
   WITH_DOCSTORE=$with_docstore \
+  TIMEBANK_LOGIN_FAILURES_PER_ADDRESS=${TIMEBANK_LOGIN_FAILURES_PER_ADDRESS:-10000} \
+  TIMEBANK_SELF_REGISTRATIONS_PER_ADDRESS=${TIMEBANK_SELF_REGISTRATIONS_PER_ADDRESS:-10000} \
     "$PY" scripts/supervisor_config.py > "$VAR/supervisord.conf"
 }
 

@@ -12,6 +12,11 @@ API = "/api/v1"
 ROUTES = [
     ("post", "/auth/token", "Exchange a username and password for a bearer token",
      contracts.LoginIn, 200, True),
+    ("post", "/auth/logout", "Sign out: the presented token stops working", None, 200, False),
+    ("post", "/auth/password", "Change one's password: every earlier token ends; answers a "
+     "fresh token", contracts.PasswordChangeIn, 200, False),
+    ("post", "/users/{username}/disable", "Disable a login and end its tokens (admin)", None,
+     200, False),
     ("post", "/communities", "Create a community (admin)", contracts.CommunityIn, 201, False),
     ("post", "/centers", "Create a community center (admin)", contracts.CenterIn, 201, False),
     ("post", "/users", "Create a staff, merchant or admin login (admin)", contracts.UserIn,
@@ -51,6 +56,7 @@ QUERY = {
 
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",
           "404": "not found", "409": "conflict", "422": "refused by the rules",
+          "429": "too many attempts: wait Retry-After seconds",
           "503": "a dependency is down"}
 
 

@@ -5,7 +5,7 @@ apart. A service's own HTTP-facing or storage shapes stay in that service.
 """
 import re
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 from services.shared.errors import InvalidInput
 
@@ -158,16 +158,42 @@ class BalanceSchema(Contract):
 # The gateway validates them to answer 400 early and to publish them in OpenAPI; the owning
 # service validates them again, since it is the authority on its own data.
 
-Name = lambda **kw: fields.String(validate=validate.Length(min=1, max=200), **kw)  # noqa: E731
-USERNAME = validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}$",
+# What a name must not hold: C0 and C1 controls (NUL, line breaks, escapes), the line and
+# paragraph separators, lone surrogates, and the bidirectional embeddings, overrides and isolates
+# (U+202A-U+202E, U+2066-U+2069) that make a name display as another.
+NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                          "\ud800-\udfff]")
+
+
+def printable(value):
+    found = NOT_IN_NAMES.search(value)
+    if found:
+        raise ValidationError("must not contain control or bidirectional formatting characters "
+                              f"(U+{ord(found.group()):04X})")
+
+
+# bcrypt reads 72 bytes of a password: a longer one is refused, never silently cut.
+PASSWORD_MAX_BYTES = 72
+
+
+def fits_bcrypt(value):
+    if len(value.encode("utf-8", "surrogatepass")) > PASSWORD_MAX_BYTES:
+        raise ValidationError(f"at most {PASSWORD_MAX_BYTES} bytes in UTF-8 (72 Latin letters, "
+                              "24 Chinese characters): bcrypt reads no further")
+
+
+Name = lambda **kw: fields.String(  # noqa: E731
+    validate=[validate.Length(min=1, max=200), printable], **kw)
+# \Z, not $: "$" also matches before a final line break, so "li\n" would pass.
+USERNAME = validate.Regexp(r"^[A-Za-z0-9_.\-]{3,64}\Z",
                            error="3 to 64 letters, digits, '_', '.' or '-'")
-PASSWORD = validate.Length(min=8, max=128)
+PASSWORD = [validate.Length(min=8), fits_bcrypt]
 
 
 class CommunityIn(Contract):
     name = Name(required=True)
     code = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_\-]{1,64}$", error="1 to 64 letters, digits, '_' or '-'"))
+        r"^[A-Za-z0-9_\-]{1,64}\Z", error="1 to 64 letters, digits, '_' or '-'"))
 
 
 class CenterIn(Contract):
@@ -190,7 +216,7 @@ class VolunteerIn(Contract):
     community_id = Id(required=True)
     name = Name(required=True)
     phone = fields.String(required=True, validate=validate.Regexp(
-        r"^\+?[0-9][0-9\- ]{5,19}$", error="a phone number of 6 to 20 digits"))
+        r"^\+?[0-9][0-9\- ]{5,19}\Z", error="a phone number of 6 to 20 digits"))
     username = fields.String(required=True, validate=USERNAME)
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
 
@@ -255,8 +281,15 @@ class MerchantIn(Contract):
 
 
 class LoginIn(Contract):
+    # Not the rules of a new password: a login that cannot match answers 401 like any other.
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class PasswordChangeIn(Contract):
+    old_password = fields.String(required=True, validate=validate.Length(min=1, max=128),
+                                 load_only=True)
+    new_password = fields.String(required=True, validate=PASSWORD, load_only=True)
 
 
 class StatementArgs(Schema):

@@ -1,6 +1,7 @@
 """Volunteer-domain rules as plain functions: hours life cycle, star levels, passwords."""
 import bcrypt
 
+from services.shared.contracts import PASSWORD_MAX_BYTES
 from services.shared.errors import Conflict, Forbidden, NotFound, RuleViolation
 from services.shared.ids import derived_id
 
@@ -107,11 +108,26 @@ def check_decision(current, wanted):
 
 
 def hash_password(password, rounds):
+    """The bcrypt hash; the contracts refuse passwords bcrypt cannot take (over 72 bytes)."""
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
 
 
 def password_matches(password, hashed):
-    return bcrypt.checkpw(password.encode(), hashed.encode())
+    """Whether ``password`` is the one ``hashed`` was made from; never raises on odd input.
+
+    A password bcrypt cannot take (over 72 bytes; a lone surrogate) was never stored, so it
+    matches nothing, but it still costs one bcrypt check: the answer's timing tells nothing.
+    """
+    encoded = password.encode("utf-8", "surrogatepass")
+    if len(encoded) > PASSWORD_MAX_BYTES:
+        bcrypt.checkpw(b"", hashed.encode())
+        return False
+    return bcrypt.checkpw(encoded, hashed.encode())
+
+
+def username_key(username):
+    """Usernames are one regardless of case: ``Li`` and ``li`` are the same login."""
+    return username.casefold()
 
 
 # --- who may do what (tenancy) -------------------------------------------------------------

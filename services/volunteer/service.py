@@ -4,6 +4,7 @@ Entrypoints are thin: validate through the contracts, check who may act, call th
 the answer. Approval and revocation of hours are published as events through the outbox.
 """
 import logging
+import secrets
 
 from eventlet import tpool
 from nameko.dependency_providers import Config
@@ -13,15 +14,16 @@ from nameko.timer import timer
 from services.shared import contracts
 from services.shared.access import require_role
 from services.shared.contracts import load
-from services.shared.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from services.shared.errors import (Conflict, Forbidden, InvalidInput, NotFound, RuleViolation,
+                                    Unauthenticated)
 from services.shared.ids import id_for_request
-from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS, resume_each
 from services.shared.metrics import ExposesMetrics
 from services.shared.outbox import Outbox
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 from services.shared.clock import now
-from services.volunteer import domain, schemas
+from services.volunteer import domain, schemas, throttle
 from services.volunteer.storage import REPLAYED, TAKEN, VolunteerStore
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,10 @@ class VolunteerDatabase(MongoStore):
         if not password:
             log.warning("no admin user and TIMEBANK_ADMIN_PASSWORD is not set: nobody can log in")
             return
+        if len(password.encode()) > contracts.PASSWORD_MAX_BYTES:
+            log.error("TIMEBANK_ADMIN_PASSWORD is longer than %d bytes, more than bcrypt reads: "
+                      "no admin user created", contracts.PASSWORD_MAX_BYTES)
+            return
         self.store.insert_or_replay(self.store.users, {
             "_id": "admin", "role": "admin", "created_at": now(),
             "password_hash": domain.hash_password(password, bcrypt_rounds(self.container.config)),
@@ -66,13 +72,48 @@ class VolunteerService(ExposesMetrics):
     clock = staticmethod(now)  # tests set their own (e.g. before an activity starts)
 
     # --- logins ------------------------------------------------------------------------------
+    # Usernames are casefolded (domain.username_key): unique without regard to case, and a login
+    # in any case finds its user. Failed logins are throttled per account and per client address
+    # (throttle.py); an unknown username costs one bcrypt check like a known one.
 
     @rpc
-    def authenticate(self, username, password):
-        user = self.store.users.find_one({"_id": username}) if isinstance(username, str) else None
-        if user is None or not isinstance(password, str) or not tpool.execute(
-                domain.password_matches, password, user["password_hash"]):
+    def authenticate(self, username, password, client_address=None):
+        if not isinstance(username, str) or not isinstance(password, str):
             raise Unauthenticated("wrong username or password", code="invalid_credentials")
+        scopes = (throttle.account_scope(domain.username_key(username)),
+                  throttle.address_scope(client_address))
+        user = self._check_password(self.store.find_user(username), password, scopes)
+        if self.store.disabled_users.find_one({"_id": user["_id"]}) is not None:
+            raise Forbidden("this login has been disabled", code="account_disabled")
+        return self._principal(user)
+
+    def _check_password(self, user, password, scopes):
+        """The user when ``password`` is theirs; otherwise count a failure and answer 401.
+
+        A locked account or address is refused (429) before the password is looked at, so the
+        right password cannot be found by guessing through a lock.
+        """
+        attempts = throttle.Throttle(self.store.login_attempts, self.clock)
+        attempts.refuse_if_locked(*scopes)
+        # An unknown user is checked against a dummy hash: both answers take one bcrypt check.
+        hashed = user["password_hash"] if user is not None else self._dummy_hash()
+        if tpool.execute(domain.password_matches, password, hashed) and user is not None:
+            return user
+        budgets = throttle.budgets(self.config)
+        for scope, budget in zip(scopes, (budgets["account"], budgets["address"])):
+            attempts.record_failure(scope, budget)
+        raise Unauthenticated("wrong username or password", code="invalid_credentials")
+
+    def _dummy_hash(self):
+        cls = type(self)
+        rounds = bcrypt_rounds(self.config)
+        if getattr(cls, "_dummy", (None,))[0] != rounds:
+            cls._dummy = (rounds, tpool.execute(domain.hash_password, secrets.token_urlsafe(16),
+                                                rounds))
+        return cls._dummy[1]
+
+    @staticmethod
+    def _principal(user):
         subject = {"volunteer": user.get("volunteer_id"),
                    "merchant": user.get("merchant_id")}.get(user["role"]) or user["_id"]
         return schemas.PrincipalOut().dump(dict(user, user_id=user["_id"], subject_id=subject))
@@ -80,13 +121,56 @@ class VolunteerService(ExposesMetrics):
     def _password_hash(self, password):
         return tpool.execute(domain.hash_password, password, bcrypt_rounds(self.config))
 
+    def _username_key(self, username):
+        """The ``_id`` of a new login; 409 when the name is taken in any case."""
+        if self.store.find_user(username) is not None:
+            raise Conflict(f"username {username} is taken", code="username_taken")
+        return domain.username_key(username)
+
+    @rpc
+    def change_password(self, actor, body, client_address=None):
+        """The signed-in user's new password; the old one must be given (throttled like logins).
+
+        Returns the principal: the gateway then ends every token issued before the change.
+        """
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.PasswordChangeIn(), body)
+        user = self.store.get(self.store.users, actor["user_id"], "user")
+        scopes = (throttle.account_scope(domain.username_key(user["_id"])),
+                  throttle.address_scope(client_address))
+        try:
+            self._check_password(user, data["old_password"], scopes)
+        except Unauthenticated:  # the caller is signed in: it is the old password that is wrong
+            raise InvalidInput("the old password is wrong",
+                               fields={"old_password": ["does not match"]})
+        self.store.users.update_one({"_id": user["_id"]}, {"$set": {
+            "password_hash": self._password_hash(data["new_password"]),
+            "password_changed_at": now()}})
+        return self._principal(user)
+
+    @rpc
+    def disable_user(self, actor, username):
+        """An admin disables a login: it can no longer sign in (the gateway ends its tokens)."""
+        actor = load(contracts.ActorSchema(), actor)
+        require_role(actor, "admin")
+        user = self.store.find_user(username) if isinstance(username, str) else None
+        if user is None:
+            raise NotFound(f"user {username} not found")
+        if user["_id"] == actor["user_id"]:
+            raise RuleViolation("an administrator cannot disable their own login",
+                                code="cannot_disable_self")
+        self.store.insert_or_replay(self.store.disabled_users, {
+            "_id": user["_id"], "by": actor["user_id"], "at": now()})
+        return dict(schemas.UserOut().dump(user), disabled=True)
+
     @rpc
     def create_user(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
         require_role(actor, "admin")
         data = load(contracts.UserIn(), body)
-        user = {"_id": data["username"], "role": data["role"], "created_at": now(),
-                "center_id": None, "community_id": None, "merchant_id": None}
+        user = {"_id": self._username_key(data["username"]), "role": data["role"],
+                "created_at": now(), "center_id": None, "community_id": None,
+                "merchant_id": None}
         if data["role"] == "center_staff":
             if not data["center_id"]:
                 raise InvalidInput("center staff belong to a center",
@@ -111,6 +195,8 @@ class VolunteerService(ExposesMetrics):
         actor = load(contracts.ActorSchema(), actor)
         require_role(actor, "admin")
         data = load(contracts.CommunityIn(), body)
+        # Codes are one regardless of case: stored casefolded under the unique index on code.
+        data["code"] = data["code"].casefold()
         doc = dict(data, _id=id_for_request("com", request_key), created_at=now())
         doc, _ = self._insert_unique(self.store.communities, doc,
                                      f"community code {data['code']} is taken", "code_taken")
@@ -145,20 +231,29 @@ class VolunteerService(ExposesMetrics):
     # --- volunteers --------------------------------------------------------------------------
 
     @rpc
-    def register_volunteer(self, actor, body, request_key=None):
-        """Staff or admin register a volunteer; with no actor, a person registers themself."""
+    def register_volunteer(self, actor, body, request_key=None, client_address=None):
+        """Staff or admin register a volunteer; with no actor, a person registers themself.
+
+        Self-registration is throttled per client address (SELF_REGISTRATIONS_PER_ADDRESS an
+        hour; 429 with Retry-After beyond it).
+        """
         if actor is not None:
             actor = load(contracts.ActorSchema(), actor)
         data = load(contracts.VolunteerIn(), body)
+        if actor is None:
+            throttle.Throttle(self.store.login_attempts, self.clock).take_slot(
+                throttle.address_scope(client_address),
+                throttle.budgets(self.config)["registration"])
         if actor is not None and actor["role"] != "volunteer":
             domain.require_staff_of_community(actor, data["community_id"])
         self.store.get(self.store.communities, data["community_id"], "community")
         volunteer_id = id_for_request("vol", request_key)
+        username = domain.username_key(data["username"])
         volunteer = {"_id": volunteer_id, "name": data["name"], "phone": data["phone"],
-                     "community_id": data["community_id"], "username": data["username"],
+                     "community_id": data["community_id"], "username": username,
                      "created_at": now()}
         volunteer, created = self.store.insert_or_replay(self.store.volunteers, volunteer)
-        login = {"_id": data["username"], "role": "volunteer", "volunteer_id": volunteer_id,
+        login = {"_id": username, "role": "volunteer", "volunteer_id": volunteer_id,
                  "community_id": data["community_id"], "created_at": now(),
                  "password_hash": self._password_hash(data["password"])}
         stored_login, _ = self.store.insert_or_replay(self.store.users, login)
@@ -299,10 +394,12 @@ class VolunteerService(ExposesMetrics):
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def finish_stalled_decisions(self):
         """Complete decisions whose tally or event a crash left out."""
-        for decision_id in self.store.in_flight.stalled():
-            record_id, step = decision_id.rsplit(":", 1)
-            record = self.store.get(self.store.hours, record_id, "hours record")
-            self._follow_decision(record, int(step))
+        resume_each(self.store.in_flight.stalled(), self._resume_decision, log, self.metrics)
+
+    def _resume_decision(self, decision_id):
+        record_id, step = decision_id.rsplit(":", 1)
+        record = self.store.get(self.store.hours, record_id, "hours record")
+        self._follow_decision(record, int(step))
 
     def _follow_decision(self, record, step):
         """What follows a stored decision: the minutes tally and the event.

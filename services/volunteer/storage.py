@@ -26,7 +26,9 @@ class VolunteerStore:
         self.db = db
         self.communities = db.communities
         self.centers = db.centers
-        self.users = db.users              # _id = username
+        self.users = db.users              # _id = username, casefolded (domain.username_key)
+        self.disabled_users = db.disabled_users  # _id = user id: an admin disabled this login
+        self.login_attempts = db.login_attempts  # failures, locks, registrations (throttle.py)
         self.volunteers = db.volunteers
         self.activities = db.activities
         self.hours = db.hours              # one document per logged record, immutable facts
@@ -67,6 +69,23 @@ class VolunteerStore:
             volunteer_ids)
         return {volunteer["_id"]: volunteer["community_id"] for volunteer in found if volunteer}
 
+    # --- logins ----------------------------------------------------------------------------
+
+    def find_user(self, username):
+        """The login of ``username`` in any case, or None.
+
+        Logins made before usernames were casefolded keep their ``_id`` as typed: found by an
+        exact lookup when the casefolded one misses.
+        """
+        key = domain.username_key(username)
+        user = self.users.find_one({"_id": key})
+        if user is None and username != key:
+            user = self.users.find_one({"_id": username})
+        return user
+
+    def username_taken(self, username):
+        return self.find_user(username) is not None
+
     # --- hours -----------------------------------------------------------------------------
 
     def insert_sheet(self, records):
@@ -85,9 +104,12 @@ class VolunteerStore:
             errors = exc.details.get("writeErrors", [])
             if any(error.get("code") != 11000 for error in errors):
                 raise
-            clashed = {error["index"] for error in errors}
-        placed = [self._place(record) if index in clashed else (record, CREATED)
-                  for index, record in enumerate(records)]
+            clashed = sorted(error["index"] for error in errors)
+        placed = [(record, CREATED) for record in records]
+        # One volunteer per record (a sheet names each once), so places are independent.
+        for index, outcome in zip(clashed, self._each(self._place,
+                                                      [records[i] for i in clashed])):
+            placed[index] = outcome
         if any(how == TAKEN for _, how in placed):
             self._each(lambda doc_id: self.hours.delete_one({"_id": doc_id}),
                        [record["_id"] for record, how in placed if how == CREATED])
@@ -101,7 +123,7 @@ class VolunteerStore:
                 return record, CREATED
             if stored is None:  # deleted since the clash (another sheet's undo): free again
                 continue
-            if stored["sheet_id"] == record["sheet_id"]:
+            if stored.get("sheet_id") == record["sheet_id"]:
                 return stored, REPLAYED
             if self.status_of(stored["_id"])[0] not in domain.REOPENED_BY:
                 return stored, TAKEN
