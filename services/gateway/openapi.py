@@ -55,7 +55,9 @@ QUERY = {
 }
 
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",
-          "404": "not found", "409": "conflict", "422": "refused by the rules",
+          "404": "not found", "409": "conflict",
+          "415": "a body sent as another type than application/json",
+          "422": "refused by the rules",
           "429": "too many attempts: wait Retry-After seconds",
           "503": "a dependency is down"}
 
