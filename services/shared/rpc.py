@@ -2,20 +2,53 @@
 
 nameko's RpcProxy waits for a reply forever; a caller that serves a person must give up and
 say "unavailable" (503) instead. A late reply to a call we gave up on is dropped by nameko's
-reply listener.
+reply listener, and a request still queued when its caller gave up expires in the broker, so it
+never starts after its deadline.
 """
+import logging
+
+import amqp.exceptions
 import eventlet
+import kombu.exceptions
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
-from services.shared.config import rpc_timeout
-from services.shared.errors import ServiceUnavailable
+from services.shared.config import gateway_rpc_timeout, rpc_timeout
+from services.shared.errors import NoReply, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+# Publishing failed on the way to the broker (kombu gives up after its retries with
+# OperationalError; a dropped socket may surface as itself). The request may or may not have
+# been queued.
+SEND_FAILURES = (kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError, OSError)
 
 
 class TimedRpcProxy(RpcProxy):
+    """An RpcProxy whose calls give up after the services' RPC deadline."""
+
+    @staticmethod
+    def deadline(config):
+        return rpc_timeout(config)
+
+    def setup(self):
+        super().setup()
+        self.timeout = self.deadline(self.container.config)
+        # nameko's requests carry no expiration: without one, a request whose caller gave up
+        # would still run whenever a worker gets to it. kombu takes seconds.
+        self.options["expiration"] = self.timeout
+
     def get_dependency(self, worker_ctx):
         proxy = super().get_dependency(worker_ctx)
-        return TimedServiceProxy(proxy, self.target_service, rpc_timeout(self.container.config))
+        return TimedServiceProxy(proxy, self.target_service, self.timeout)
+
+
+class GatewayRpcProxy(TimedRpcProxy):
+    """The gateway's calls wait longer than the services' own calls (see config.py)."""
+
+    @staticmethod
+    def deadline(config):
+        return gateway_rpc_timeout(config)
 
 
 class TimedServiceProxy:
@@ -31,12 +64,16 @@ class TimedServiceProxy:
             target = f"{self._service_name}.{method_name}"
             try:
                 reply = method.call_async(*args, **kwargs)
-            except UnknownService:
-                raise ServiceUnavailable(f"{self._service_name} is not running")
+            except UnknownService:  # returned unrouted: nothing will run it
+                raise ServiceUnavailable(f"the {self._service_name} service is not running")
+            except SEND_FAILURES as exc:
+                log.warning("sending %s failed: %r", target, exc)
+                raise NoReply("the message broker is unreachable") from exc
             try:
                 with eventlet.Timeout(self._timeout):
                     return reply.result()
             except eventlet.Timeout:
-                raise ServiceUnavailable(f"{target} did not answer within {self._timeout:g}s")
+                log.warning("%s did not answer within %gs", target, self._timeout)
+                raise NoReply(f"the {self._service_name} service did not answer in time")
 
         return call

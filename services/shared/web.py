@@ -6,9 +6,14 @@ shape instead of werkzeug's HTML page.
 """
 import json
 import logging
+import math
 import re
+import socket
 from http import HTTPStatus
 
+import amqp.exceptions
+import kombu.exceptions
+import pymongo.errors
 from eventlet.wsgi import MAX_HEADER_LINE, MAX_TOTAL_HEADER_SIZE, HeaderLineTooLong, \
     HeadersTooLarge
 from nameko.exceptions import RemoteError
@@ -17,22 +22,46 @@ from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from services.shared.errors import InvalidInput, TimebankError
+from services.shared.errors import InvalidInput, ServiceUnavailable, TimebankError
 
 log = logging.getLogger(__name__)
 
-# A store or broker that cannot be reached from inside a service arrives as a RemoteError of
-# one of these types: the request could not be served now (503), it was not wrong (4xx) and
-# nothing broke in our code (500).
+# A store or broker that cannot be reached, here or inside a service: the request could not be
+# served now (503), it was not wrong (4xx) and nothing broke in our code (500).
+UNAVAILABLE_ERRORS = (
+    kombu.exceptions.OperationalError, amqp.exceptions.ConnectionError,  # broker
+    pymongo.errors.ConnectionFailure, pymongo.errors.ExecutionTimeout,     # store
+    pymongo.errors.WTimeoutError, ConnectionError, TimeoutError, socket.gaierror,
+)
+# The same, arrived from a service as a RemoteError (by type name). Contended: a hot account or
+# item, until every writer answers Busy for it.
 UNAVAILABLE_REMOTE_ERRORS = {
     "ServerSelectionTimeoutError", "AutoReconnect", "NetworkTimeout", "ConnectionFailure",
-    "NotPrimaryError", "ExecutionTimeout", "ServiceUnavailable", "UnknownService",
+    "NotPrimaryError", "WaitQueueTimeoutError", "ExecutionTimeout", "WTimeoutError",
+    "OperationalError", "RecoverableConnectionError", "ConnectionForced", "ConnectionError",
+    "ConnectionRefusedError", "ConnectionResetError", "TimeoutError", "gaierror",
+    "ServiceUnavailable", "UnknownService", "Contended",
 }
+# When a 503 says nothing more precise: about the time a broker, store or service restarts.
+DEFAULT_RETRY_AFTER_SECONDS = ServiceUnavailable.retry_after
+
+
+def dependency_unavailable(exc):
+    if isinstance(exc, RemoteError):
+        return exc.exc_type in UNAVAILABLE_REMOTE_ERRORS
+    return isinstance(exc, UNAVAILABLE_ERRORS)
+
+
+def retry_after_header(seconds):
+    return {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds is not None else None
 
 
 def json_response(status, body, headers=None):
-    return Response(json.dumps(body, ensure_ascii=False), status=status,
-                    headers=headers, mimetype="application/json")
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        headers=headers, mimetype="application/json")
+    if status == 503:  # every "unavailable" tells the client when to come back
+        response.headers.setdefault("Retry-After", str(DEFAULT_RETRY_AFTER_SECONDS))
+    return response
 
 
 def error_body(code, message, fields=None):
@@ -41,15 +70,16 @@ def error_body(code, message, fields=None):
 
 def response_for_error(exc):
     if isinstance(exc, TimebankError):
-        return json_response(exc.status, error_body(exc.code, exc.message, exc.fields))
+        return json_response(exc.status, error_body(exc.code, exc.message, exc.fields),
+                             headers=retry_after_header(exc.retry_after))
     if isinstance(exc, HTTPException):
         code = (exc.name or "http_error").lower().replace(" ", "_")
         # Keep werkzeug's headers that matter to clients, e.g. Allow on a 405.
         headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         return json_response(exc.code or 400, error_body(code, exc.description or exc.name),
                              headers=headers)
-    if isinstance(exc, RemoteError) and exc.exc_type in UNAVAILABLE_REMOTE_ERRORS:
-        log.warning("dependency unavailable: %s", exc)
+    if dependency_unavailable(exc):
+        log.warning("dependency unavailable: %r", exc)
         return json_response(503, error_body("service_unavailable", "a dependency is down"))
     log.error("unexpected error", exc_info=(type(exc), exc, exc.__traceback__))
     return json_response(500, error_body("internal_error", "unexpected error"))
