@@ -10,19 +10,21 @@ import io
 import json
 
 from kombu import Connection
+from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from services.gateway.auth import TokenAuthority
-from services.gateway.idempotency import IdempotencyStore, body_fingerprint
+from services.gateway.idempotency import IdempotencyRecords, IdempotencyStore, Outcome, \
+    body_fingerprint, caller_scope
 from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
 from services.shared import contracts
 from services.shared.contracts import load
-from services.shared.errors import InvalidInput, TimebankError
+from services.shared.errors import InvalidInput, NoReply, TimebankError
 from services.shared.metrics import ExposesMetrics
-from services.shared.rpc import TimedRpcProxy
-from services.shared.storage import MongoStore, ping
+from services.shared.rpc import GatewayRpcProxy
+from services.shared.storage import ping
 from services.shared.web import http, json_response, response_for_error
 
 API = "/api/v1"
@@ -60,15 +62,20 @@ class Readiness(DependencyProvider):
             return False
 
 
+def outcome_response(outcome):
+    headers = {"Idempotent-Replay": "true"} if outcome.replayed else None
+    return json_response(outcome.status, outcome.body, headers=headers)
+
+
 class GatewayService(ExposesMetrics):
     name = "gateway"
 
     tokens = TokenAuthority()
-    idempotency = MongoStore("gateway", IdempotencyStore)
+    idempotency = IdempotencyRecords()
     readiness = Readiness()
-    volunteer = TimedRpcProxy("volunteer")
-    points = TimedRpcProxy("points")
-    rewards = TimedRpcProxy("rewards")
+    volunteer = GatewayRpcProxy("volunteer")
+    points = GatewayRpcProxy("points")
+    rewards = GatewayRpcProxy("rewards")
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -80,27 +87,27 @@ class GatewayService(ExposesMetrics):
         if len(key) > 200:
             raise InvalidInput("Idempotency-Key is too long",
                                fields={"Idempotency-Key": ["at most 200 characters"]})
-        scoped = IdempotencyStore.scope((actor or {}).get("user_id"), request.method,
+        scoped = IdempotencyStore.scope(caller_scope(actor, body), request.method,
                                         request.path, key)
-        fingerprint = body_fingerprint(body)
-        replay = self.idempotency.claim(scoped, fingerprint)
-        if replay is not None:
-            replay_status, replay_body = replay
-            return json_response(replay_status, replay_body, headers={"Idempotent-Replay": "true"})
+        claim = self.idempotency.claim(scoped, body_fingerprint(body))
+        if isinstance(claim, Outcome):
+            return outcome_response(claim)
         try:
-            result = action(scoped)
-        except TimebankError as exc:
-            if exc.status >= 500:
-                self.idempotency.release(scoped)
-                raise
-            answer = response_for_error(exc)
-            self.idempotency.complete(scoped, fingerprint, exc.status, json.loads(answer.data))
-            return answer
-        except Exception:
-            self.idempotency.release(scoped)
+            result = action(claim.request_key)
+        except NoReply as exc:
+            # Sent, unanswered: the work may still be running, so the claim stays until it is
+            # surely over; then a retry runs it again under the same key and finishes it.
+            exc.retry_after = claim.seconds_until_stale()
             raise
-        self.idempotency.complete(scoped, fingerprint, status, result)
-        return json_response(status, result)
+        except (TimebankError, RemoteError) as exc:  # the service answered: its run is over
+            if getattr(exc, "status", 500) >= 500:
+                self.idempotency.ended_without_outcome(claim)  # a retry may run at once
+                raise
+            return outcome_response(self.idempotency.complete(
+                claim, exc.status, json.loads(response_for_error(exc).data)))
+        # Any other failure (the broker dropped on the way out) leaves the outcome unknown and
+        # the claim in place; storing the outcome can fail too (the store dropped): the same.
+        return outcome_response(self.idempotency.complete(claim, status, result))
 
     def _authorize_volunteer(self, actor, volunteer_id):
         """404 unless the actor may see this volunteer (self, staff of its community, admin)."""
@@ -130,12 +137,45 @@ class GatewayService(ExposesMetrics):
     @http("POST", f"{API}/auth/token")
     def issue_token(self, request):
         body = read_json(request, contracts.LoginIn())
-        principal = self.volunteer.authenticate(body["username"], body["password"])
-        token, expires_at = self.tokens.issue(principal)
+        # The socket's peer: X-Forwarded-For is anyone's to write, so it is not trusted here.
+        principal = self.volunteer.authenticate(body["username"], body["password"],
+                                                request.remote_addr)
+        return self._token_response(principal)
+
+    def _token_response(self, principal, generation=None):
+        if generation is None:
+            token, expires_at = self.tokens.issue_for(principal)
+        else:
+            token, expires_at = self.tokens.issue(principal, generation=generation)
         return json_response(200, {"access_token": token, "token_type": "Bearer",
                                    "role": principal["role"],
                                    "subject_id": principal["subject_id"],
                                    "expires_at": expires_at.isoformat()})
+
+    @http("POST", f"{API}/auth/logout")
+    def sign_out(self, request):
+        """The presented token stops working; the user's other tokens do not."""
+        self.tokens.sign_out(request)
+        return json_response(200, {"signed_out": True})
+
+    @http("POST", f"{API}/auth/password")
+    def change_password(self, request):
+        """A new password for the signed-in user; every token issued before ends, and the
+        answer carries a fresh token like POST /auth/token."""
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.PasswordChangeIn())
+        principal = self.volunteer.change_password(actor, body, request.remote_addr)
+        generation = self.tokens.sessions.end_all(principal["user_id"], "password_changed")
+        return self._token_response(principal, generation)
+
+    @http("POST", f"{API}/users/<string:username>/disable")
+    def disable_user(self, request, username):
+        """An admin disables a login: it cannot sign in, and its tokens end now."""
+        actor = self.tokens.actor(request)
+        read_json(request)
+        user = self.volunteer.disable_user(actor, username)
+        self.tokens.sessions.end_all(user["id"], "disabled")
+        return json_response(200, user)
 
     @http("POST", f"{API}/communities")
     def create_community(self, request):
@@ -172,7 +212,8 @@ class GatewayService(ExposesMetrics):
         actor = self.tokens.actor(request, required=False)  # no token: self-registration
         body = read_json(request, contracts.VolunteerIn())
         return self._create(request, actor, body,
-                            lambda key: self.volunteer.register_volunteer(actor, body, key))
+                            lambda key: self.volunteer.register_volunteer(
+                                actor, body, key, request.remote_addr))
 
     @http("GET", f"{API}/volunteers/<string:volunteer_id>")
     def get_volunteer(self, request, volunteer_id):
@@ -252,10 +293,10 @@ class GatewayService(ExposesMetrics):
 
     @http("GET", f"{API}/rewards")
     def list_rewards(self, request):
-        self.tokens.actor(request)
+        actor = self.tokens.actor(request)  # no community_id: the caller's community
         return json_response(200, self.rewards.list_rewards(
             request.args.get("community_id"), request.args.get("kind"),
-            query_limit(request), request.args.get("cursor")))
+            query_limit(request), request.args.get("cursor") or None, actor=actor))
 
     @http("POST", f"{API}/rewards")
     def create_reward(self, request):
