@@ -3,8 +3,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import requests
 from kombu import Connection, Queue
 from nameko.standalone.events import get_event_exchange
+from prometheus_client.parser import text_string_to_metric_families
 
 from services.points.service import PointsService
 from services.shared.clock import now
@@ -15,6 +17,15 @@ from tests.support import integration_amqp_uri, wait_until
 
 def outbox_of(container):
     return next(d for d in container.extensions if type(d).__name__ == "Outbox")
+
+
+def outbox_samples(container):
+    """{(metric sample name, outcome label or None): value} from the service's /metrics."""
+    text = requests.get(f"http://{container.config['WEB_SERVER_ADDRESS']}/metrics",
+                        timeout=5).text
+    return {(sample.name, sample.labels.get("outcome")): sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name.startswith("timebank_outbox") for sample in family.samples}
 
 
 @pytest.fixture
@@ -53,6 +64,10 @@ def test_an_unroutable_event_does_not_hold_back_a_later_approval(start, rpc):
 
     stuck = outbox.collection.find_one({"_id": "nobody_listens:1"})
     assert stuck["attempts"] >= 1 and stuck["next_attempt_at"] > stuck["queued_at"]
+    samples = outbox_samples(volunteer)
+    assert samples[("timebank_outbox_messages_total", "undeliverable")] >= 1
+    assert samples[("timebank_outbox_messages_total", "published")] >= 1
+    assert samples[("timebank_outbox_backed_off_messages", None)] == 1
 
 
 def test_a_retried_approval_does_not_publish_its_event_again(start, rpc, watch_approvals):
