@@ -4,6 +4,7 @@ Stock is an append-only log per reward (``shared.appendlog``): taking stock is a
 not bring the total below zero, giving it back is another entry, each keyed by its redemption.
 """
 from services.rewards.domain import with_outcome
+from services.rewards.catalog import Catalog
 from services.shared.appendlog import AppendLog
 from services.shared.inflight import InFlight
 from services.shared.storage import get_or_404, insert_or_replay
@@ -17,9 +18,12 @@ class RewardsStore:
         self.outcomes = db.redemption_outcomes  # _id = redemption id: decided once
         self.pending = InFlight(db.pending_redemptions)  # sagas under way
         self.stock = AppendLog(db, "stock")
+        self.catalog = Catalog(db)  # which rewards a catalog page lists
 
     def ensure_indexes(self):
         self.stock.ensure_indexes()
+        self.catalog.ensure_indexes()
+        self.catalog.backfill(self.rewards)
 
     def redemption(self, rid):
         """The stored redemption with its status (from its outcome), or None."""
