@@ -100,12 +100,11 @@ func removeOrphanedCompanions(dir string, logger *slog.Logger) {
 
 // indexIDPaths keeps an index on _ferretdb_sjson->'$._id' for every collection of every database.
 //
-// Each pass opens a database, indexes it and closes it again. A connection kept open across
-// passes (as this once did) outlives a dropped database: FerretDB closes its own connections and
-// removes the file, but ours kept the deleted file and its -wal and -shm open for the life of
-// the process (disk never freed, handles growing with every database ever created). Closing
-// the last connection to a WAL database checkpoints it and removes -wal and -shm, so a pass that
-// raced with a drop cleans up after itself too.
+// Each pass opens a database, indexes what is missing and closes it again. A connection kept
+// open across passes (as this once did) outlives a dropped database: FerretDB closes its own
+// connections and removes the file, but ours kept the deleted file and its -wal and -shm open
+// for the life of the process (disk never freed, handles growing with every database ever
+// created, the -wal and -shm left behind).
 func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
 	ticker := time.NewTicker(idIndexInterval)
 	defer ticker.Stop()
@@ -113,7 +112,7 @@ func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
 	for {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
 		for _, file := range files {
-			if err := indexFile(ctx, file); err != nil {
+			if err := indexFile(ctx, file, logger); err != nil {
 				if _, statErr := os.Stat(file); os.IsNotExist(statErr) {
 					continue // dropped since the glob: nothing to index
 				}
@@ -130,19 +129,52 @@ func indexIDPaths(ctx context.Context, dir string, logger *slog.Logger) {
 }
 
 // indexFile indexes one database file through a connection that is closed before it returns.
-func indexFile(ctx context.Context, file string) error {
+func indexFile(ctx context.Context, file string, logger *slog.Logger) error {
 	// mode=rw: a database dropped since the glob must not be created again as an empty file.
 	db, err := sql.Open("sqlite", "file:"+file+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
 	}
-	defer db.Close()
 	db.SetMaxOpenConns(1)
-	return indexTables(ctx, db)
+	if err = db.PingContext(ctx); err != nil { // opens the file
+		db.Close()
+		return err
+	}
+	opened, _ := os.Stat(file)
+	err = indexTables(ctx, db)
+	db.Close()
+	releaseIfDropped(file, opened, logger)
+	return err
 }
 
+// releaseIfDropped removes the -wal and -shm of a database dropped while this pass had it open.
+// Ours was then the last connection, and SQLite neither checkpoints nor deletes the -wal and
+// -shm of a database file that was unlinked under it. A database created anew under the same
+// name in that instant keeps its files.
+func releaseIfDropped(file string, opened os.FileInfo, logger *slog.Logger) {
+	now, err := os.Stat(file)
+	if err == nil {
+		if opened != nil && !os.SameFile(opened, now) {
+			logger.Warn("docstore: database dropped and created again while indexed", "file", file)
+		}
+		return
+	}
+	if !os.IsNotExist(err) {
+		return
+	}
+	for _, companion := range []string{file + "-wal", file + "-shm"} {
+		if err := os.Remove(companion); err != nil && !os.IsNotExist(err) {
+			logger.Warn("docstore: orphaned file", "file", companion, "error", err)
+		}
+	}
+}
+
+// indexTables adds the index to the collections that lack it; a pass with nothing to do reads
+// one small query's worth.
 func indexTables(ctx context.Context, db *sql.DB) error {
-	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections`)
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM _ferretdb_collections AS c
+		WHERE NOT EXISTS (SELECT 1 FROM sqlite_master
+			WHERE type = 'index' AND name = c.table_name || '_timebank_id_path')`)
 	if err != nil {
 		if strings.Contains(err.Error(), "no such table") {
 			return nil // a database FerretDB has not created a collection in yet
