@@ -3,8 +3,8 @@
 Stock is an append-only log per reward (``shared.appendlog``): taking stock is an entry that may
 not bring the total below zero, giving it back is another entry, each keyed by its redemption.
 """
-from services.rewards.domain import with_outcome
 from services.rewards.catalog import Catalog
+from services.rewards.domain import with_outcome
 from services.shared.appendlog import AppendLog
 from services.shared.inflight import InFlight
 from services.shared.storage import get_or_404, insert_or_replay
