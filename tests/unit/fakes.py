@@ -32,12 +32,22 @@ class FakeCollection:
         return name or f"{keys}_1"
 
     @staticmethod
-    def _matches(doc, query):
-        for field, wanted in (query or {}).items():
-            assert not isinstance(wanted, dict), "the fake supports equality filters only"
-            if doc.get(field) != wanted:
-                return False
-        return True
+    def _holds(value, condition):
+        """Equality, or the two operators the outbox relay asks for: ``$gt`` and ``$not``."""
+        if not isinstance(condition, dict):
+            return value == condition
+        (operator, operand), = condition.items()
+        if operator == "$not":
+            return not FakeCollection._holds(value, operand)
+        assert operator == "$gt", f"the fake does not know {operator}"
+        return value is not None and value > operand
+
+    @classmethod
+    def _matches(cls, doc, query):
+        return all(cls._holds(doc.get(field), wanted) for field, wanted in (query or {}).items())
+
+    def count_documents(self, query):
+        return sum(1 for d in self.docs.values() if self._matches(d, query))
 
     def _check_unique(self, doc, ignore_id=None):
         for other_id, other in self.docs.items():

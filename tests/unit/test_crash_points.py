@@ -8,6 +8,8 @@ entries and never go below zero, stock is exactly what confirmed redemptions too
 redemption has one outcome that the points and stock agree with, and every approved record is
 credited once (revoked: reversed once).
 """
+from unittest.mock import MagicMock
+
 import pytest
 from nameko.testing.services import worker_factory
 
@@ -19,7 +21,7 @@ from services.shared import appendlog
 from services.shared.clock import now
 from services.shared.errors import Conflict, ServiceUnavailable
 from services.shared.inflight import InFlight
-from services.shared.outbox import OutboxWriter
+from services.shared.outbox import OutboxWriter, Relay
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
 from tests.unit.explorer import (Crash, Hook, HookedDatabase, count_operations, crash_points,
@@ -85,8 +87,12 @@ class World:
         self.hours = VolunteerStore(self.dbs["volunteer"])
         self.volunteer = worker_factory(
             VolunteerService, store=self.hours, config={"BCRYPT_ROUNDS": 4},
-            outbox=OutboxWriter(self.dbs["volunteer"].outbox, lambda: None))
+            outbox=OutboxWriter(self.dbs["volunteer"].outbox,
+                                self.dbs["volunteer"].outbox_published, lambda: None))
         self.queue = []            # published, not yet acknowledged by the points service
+        self.outbox_relay = Relay(self.dbs["volunteer"].outbox,
+                                  self.dbs["volunteer"].outbox_published, publisher=self,
+                                  exchange="volunteer.events", metrics=MagicMock())
         self.lose_reply_of_call = None
         self.credited_outside = 0  # points credited by other causes than the flows under test
         for store in (self.ledger, self.shop, self.hours):
@@ -132,11 +138,11 @@ class World:
         self.credited_outside += points
 
     def relay(self):
-        """The outbox relay: publish what is queued, then delete it."""
-        outbox = self.dbs["volunteer"].outbox
-        for message in list(outbox.find({})):
-            self.queue.append(message)
-            outbox.delete_one({"_id": message["_id"]})
+        """The outbox relay (the real one), publishing into this world's broker queue."""
+        self.outbox_relay.relay_once()
+
+    def publish(self, payload, exchange, routing_key, message_id):
+        self.queue.append({"_id": message_id, "type": routing_key, "payload": payload})
 
     def consume(self):
         """The points service takes queued events; one that fails is requeued (redelivered)."""

@@ -1,5 +1,4 @@
 """The outbox relay on in-memory collections with a fake publisher (no broker, no store)."""
-import copy
 from datetime import timedelta
 
 import pytest
@@ -14,33 +13,9 @@ from services.shared.outbox import (MAX_RETRY_SECONDS, OutboxMetrics, OutboxWrit
                                     retry_delay)
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
-from tests.unit.fakes import FakeCollection, FakeCursor, FakeDatabase
+from tests.unit.fakes import FakeCollection, FakeDatabase
 
 STAFF = {"user_id": "wang", "role": "center_staff", "center_id": "ctr_1", "community_id": "com_1"}
-
-
-class OutboxCollection(FakeCollection):
-    """The fake collection plus the two comparisons the relay asks the store for."""
-
-    @staticmethod
-    def _holds(value, condition):
-        if not isinstance(condition, dict):
-            return value == condition
-        (operator, operand), = condition.items()
-        if operator == "$not":
-            return not OutboxCollection._holds(value, operand)
-        assert operator == "$gt", f"the fake does not know {operator}"
-        return value is not None and value > operand
-
-    def _select(self, query):
-        return [d for d in self.docs.values()
-                if all(self._holds(d.get(field), cond) for field, cond in query.items())]
-
-    def find(self, query=None, projection=None):
-        return FakeCursor(copy.deepcopy(self._select(query or {})))
-
-    def count_documents(self, query):
-        return len(self._select(query))
 
 
 class FakePublisher:
@@ -77,7 +52,7 @@ class Clock:
 def make_relay():
     """A relay with its writer and registry attached, on fresh fake collections."""
     registry = ServiceMetrics("volunteer").registry
-    outbox, published = OutboxCollection(), OutboxCollection()
+    outbox, published = FakeCollection(), FakeCollection()
     relay = Relay(outbox, published, FakePublisher(), exchange=None,
                   metrics=OutboxMetrics(registry, "volunteer", outbox),
                   clock=Clock(), rng=lambda: 1.0)
