@@ -134,7 +134,8 @@ class LedgerEntrySchema(Contract):
 class StatementQuery(Contract):
     """RPC points.statement: a page of an account's entries, newest first."""
     account = Id(required=True)
-    limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=1000))
+    # One more than a page of StatementArgs: the gateway asks for it to know if a page follows.
+    limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=1001))
     before_seq = fields.Integer(strict=True, load_default=None, allow_none=True,
                                 validate=validate.Range(min=1))
     since = Moment(load_default=None, allow_none=True)

@@ -69,3 +69,10 @@ def test_a_statement_cursor_past_the_head_answers_from_the_newest_entry(api, cen
     far = api.get(url, token=center["volunteer"], params={"cursor": "30000"})
     assert far.status_code == 200, far.text
     assert far.json() == newest and len(newest["items"]) == 1
+
+
+def test_the_largest_statement_page_is_served(api, center):
+    url = f"/api/v1/volunteers/{center['volunteer_id']}/statement"
+    assert api.get(url, token=center["volunteer"], params={"limit": 1000}).status_code == 200
+    too_many = api.get(url, token=center["volunteer"], params={"limit": 1001})
+    assert too_many.status_code == 400 and "limit" in too_many.json()["error"]["fields"]
