@@ -9,6 +9,7 @@ database on each request (no call to another service):
   (services.shared.sequence). A token whose next generation exists is no longer valid.
 Both are inserts that survive a restart of the gateway and hold for every gateway process.
 """
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -21,7 +22,8 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from services.shared.clock import now
 from services.shared.config import db_name
-from services.shared.errors import ServiceUnavailable, Unauthenticated
+from services.shared.errors import ServiceUnavailable, TimebankError, Unauthenticated
+from services.shared.inflight import InFlight
 from services.shared.sequence import insert_next, last_number, numbered_id
 from services.shared.storage import connect
 
@@ -51,6 +53,9 @@ class Sessions:
     def __init__(self, db):
         self.revoked = db.revoked_tokens          # _id = jti
         self.generations = db.token_generations   # _id = "<user id>:<generation>"
+        # Token endings under way: marked before the volunteer service changes the password or
+        # disables the login, unmarked once the tokens are ended (see ending()).
+        self.endings = InFlight(db.token_endings_in_flight)
 
     @store_unavailable
     def generation(self, user_id):
@@ -69,6 +74,36 @@ class Sessions:
             self.revoked.insert_one({"_id": token_id, "expires_at": expires_at, "at": now()})
         except DuplicateKeyError:
             pass  # signed out already
+
+    @contextlib.contextmanager
+    def ending(self, user_id, reason):
+        """End the user's tokens after the change the ``with`` block makes.
+
+        The marker is stored first, so a gateway that dies after the change but before ending
+        the tokens leaves it for ``end_stalled`` (old tokens must not outlive a password change
+        or a disable by 12 hours). A refusal (4xx) changed nothing: no ending. Any other failure
+        leaves the outcome unknown, so the marker stays and the tokens end all the same: signing
+        someone out needlessly is the safe side.
+        """
+        marker = f"{user_id}:{uuid.uuid4().hex}"
+        store_unavailable(self.endings.mark)(marker)
+        result = {}
+        try:
+            yield result
+        except TimebankError as exc:
+            if exc.status < 500:
+                store_unavailable(self.endings.done)(marker)
+            raise
+        result["generation"] = self.end_all(user_id, reason)
+        store_unavailable(self.endings.done)(marker)
+
+    def end_stalled(self):
+        """End the tokens of users whose ending a crash interrupted; returns how many."""
+        stalled = self.endings.stalled()
+        for marker in stalled:
+            self.end_all(marker.rsplit(":", 1)[0], "ended after an interruption")
+            self.endings.done(marker)
+        return len(stalled)
 
     @store_unavailable
     def end_all(self, user_id, reason):

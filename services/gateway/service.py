@@ -12,6 +12,7 @@ import json
 from kombu import Connection
 from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from services.gateway.auth import TokenAuthority
@@ -22,6 +23,7 @@ from services.gateway.openapi import openapi_document
 from services.shared import contracts
 from services.shared.contracts import load
 from services.shared.errors import InvalidInput, NoReply, TimebankError
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
 from services.shared.metrics import ExposesMetrics
 from services.shared.rpc import GatewayRpcProxy
 from services.shared.storage import ping
@@ -164,18 +166,23 @@ class GatewayService(ExposesMetrics):
         answer carries a fresh token like POST /auth/token."""
         actor = self.tokens.actor(request)
         body = read_json(request, contracts.PasswordChangeIn())
-        principal = self.volunteer.change_password(actor, body, request.remote_addr)
-        generation = self.tokens.sessions.end_all(principal["user_id"], "password_changed")
-        return self._token_response(principal, generation)
+        with self.tokens.sessions.ending(actor["user_id"], "password_changed") as ended:
+            principal = self.volunteer.change_password(actor, body, request.remote_addr)
+        return self._token_response(principal, ended["generation"])
 
     @http("POST", f"{API}/users/<string:username>/disable")
     def disable_user(self, request, username):
         """An admin disables a login: it cannot sign in, and its tokens end now."""
         actor = self.tokens.actor(request)
         read_json(request)
-        user = self.volunteer.disable_user(actor, username)
-        self.tokens.sessions.end_all(user["id"], "disabled")
+        with self.tokens.sessions.ending(contracts.username_key(username), "disabled"):
+            user = self.volunteer.disable_user(actor, username)
         return json_response(200, user)
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def end_stalled_token_endings(self):
+        """Tokens whose ending a crash interrupted (see Sessions.ending) end now."""
+        self.tokens.sessions.end_stalled()
 
     @http("POST", f"{API}/communities")
     def create_community(self, request):

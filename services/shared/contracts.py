@@ -166,6 +166,11 @@ NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u
                           "\ud800-\udfff]")
 
 
+def username_key(username):
+    """Usernames are one regardless of case: ``Li`` and ``li`` are the same login (the user's id)."""
+    return username.casefold()
+
+
 def printable(value):
     found = NOT_IN_NAMES.search(value)
     if found:

@@ -1,6 +1,8 @@
 """Volunteer-domain rules as plain functions: hours life cycle, star levels, passwords."""
 import bcrypt
 
+from services.shared import contracts
+
 from services.shared.contracts import PASSWORD_MAX_BYTES
 from services.shared.errors import Conflict, Forbidden, NotFound, RuleViolation
 from services.shared.ids import derived_id
@@ -125,9 +127,7 @@ def password_matches(password, hashed):
     return bcrypt.checkpw(encoded, hashed.encode())
 
 
-def username_key(username):
-    """Usernames are one regardless of case: ``Li`` and ``li`` are the same login."""
-    return username.casefold()
+username_key = contracts.username_key
 
 
 # --- who may do what (tenancy) -------------------------------------------------------------

@@ -84,3 +84,54 @@ def test_disabling_a_user_ends_their_tokens(gateway):
     assert json.loads(response.data)["disabled"] is True
     assert refused(gateway, li) == "token_revoked"
     assert gateway.tokens.actor(request(admin)) == ADMIN
+
+
+class GatewayDied(BaseException):
+    """The gateway process dies (nothing in it can catch a SIGKILL)."""
+
+
+def test_old_tokens_end_even_if_the_gateway_dies_right_after_the_password_changed(
+        gateway, monkeypatch):
+    old = sign_in(gateway, LI)
+    gateway.volunteer.change_password.return_value = LI
+
+    def die(user_id, reason):
+        raise GatewayDied()
+    monkeypatch.setattr(gateway.tokens.sessions, "end_all", die)
+    with pytest.raises(GatewayDied):  # the password changed; the tokens were not ended yet
+        gateway.change_password(request(old, {"old_password": "li-pass-123",
+                                              "new_password": "new-pass-456"}))
+    monkeypatch.undo()
+    assert gateway.tokens.actor(request(old)) == LI  # until recovery runs
+    sessions = gateway.tokens.sessions
+    monkeypatch.setattr(sessions.endings, "stalled", lambda: [
+        m["_id"] for m in sessions.endings.collection.find({})])  # as if 30 s had passed
+    gateway.end_stalled_token_endings()
+    assert refused(gateway, old) == "token_revoked"
+    assert sessions.endings.collection.find_one({}) is None
+
+
+def test_a_refused_password_change_ends_no_token(gateway):
+    from services.shared.errors import InvalidInput
+    token = sign_in(gateway, LI)
+    gateway.volunteer.change_password.side_effect = InvalidInput(
+        "the old password is wrong", fields={"old_password": ["does not match"]})
+    with pytest.raises(InvalidInput):
+        gateway.change_password(request(token, {"old_password": "wrong-pass-1",
+                                                "new_password": "new-pass-456"}))
+    assert gateway.tokens.actor(request(token)) == LI
+    assert gateway.tokens.sessions.endings.collection.find_one({}) is None
+
+
+def test_a_disable_whose_answer_was_lost_still_ends_the_tokens(gateway, monkeypatch):
+    from services.shared.errors import ServiceUnavailable
+    admin, li = sign_in(gateway, ADMIN), sign_in(gateway, LI)
+    gateway.volunteer.disable_user.side_effect = ServiceUnavailable("no answer in time")
+    with pytest.raises(ServiceUnavailable):
+        gateway.disable_user(request(admin), "LI")  # any case names the same login
+    sessions = gateway.tokens.sessions
+    monkeypatch.setattr(sessions.endings, "stalled", lambda: [
+        m["_id"] for m in sessions.endings.collection.find({})])
+    gateway.end_stalled_token_endings()
+    assert refused(gateway, li) == "token_revoked"
+    assert gateway.tokens.actor(request(admin)) == ADMIN
