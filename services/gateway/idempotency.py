@@ -32,6 +32,7 @@ from services.shared.errors import Conflict
 from services.shared.storage import MongoStore
 
 MAX_KEY_LENGTH = 200
+IN_PROGRESS_POLL_SECONDS = 1
 
 
 def claim_lifetime(gateway_deadline):
@@ -111,8 +112,10 @@ def reused_key():
 
 
 def in_progress(stale_at):
+    # Most runs end within a second; a client polls that often, not until the claim is stale.
     return Conflict("a request with this Idempotency-Key is still in progress",
-                    code="request_in_progress", retry_after=seconds_until(stale_at))
+                    code="request_in_progress",
+                    retry_after=min(IN_PROGRESS_POLL_SECONDS, seconds_until(stale_at)))
 
 
 class IdempotencyStore:

@@ -94,7 +94,7 @@ def test_a_running_claim_is_in_progress_with_retry_after(store, clock):
     with pytest.raises(Conflict) as caught:
         store.claim(KEY, BODY)
     assert caught.value.code == "request_in_progress"
-    assert caught.value.retry_after == 5
+    assert caught.value.retry_after == 1  # poll: most runs end within a second
 
 
 def test_a_stale_claim_is_taken_over_under_the_same_key(store, clock):
