@@ -323,3 +323,45 @@ def test_anonymous_registrations_with_the_same_key_are_separate(gateway):
     assert json.loads(wang.data)["id"] == "vol_wang"  # not li's record, not a 409
     keys = [c.args[2] for c in gateway.volunteer.register_volunteer.call_args_list]
     assert len(set(keys)) == 2
+
+
+# --- deadlines: the gateway outwaits the services; a request never starts after its deadline --
+
+class Unreachable:
+    """Stands in for nameko's proxy when the broker is gone: sending fails as kombu fails."""
+
+    def __getattr__(self, method):
+        def call_async(*args):
+            raise kombu.exceptions.OperationalError("[Errno 111] Connection refused")
+        return SimpleNamespace(call_async=call_async)
+
+
+def test_a_send_that_fails_is_unavailable_with_its_outcome_unknown():
+    proxy = TimedServiceProxy(Unreachable(), "volunteer", timeout=1)
+    with pytest.raises(errors.NoReply) as caught:
+        proxy.create_community(ADMIN, COMMUNITY, "idk_1")
+    assert caught.value.status == 503 and "Errno" not in caught.value.message
+
+
+class Container:
+    def __init__(self, config):
+        self.config = config
+        self.shared_extensions = {}
+
+
+def bound_deadline(proxy_provider, config):
+    container = Container(config)  # held: extensions keep only a weak reference
+    bound = proxy_provider.bind(container, "dependency")
+    bound.setup()
+    return bound.timeout, bound.options["expiration"]
+
+
+@pytest.mark.parametrize("config", [{}, {"RPC_TIMEOUT_SECONDS": 10},
+                                    {"RPC_TIMEOUT_SECONDS": 2, "GATEWAY_RPC_TIMEOUT_SECONDS": 3}])
+def test_the_gateway_waits_longer_than_the_calls_its_services_make(config):
+    from services.rewards.service import RewardsService
+    gateway_deadline, gateway_expiry = bound_deadline(GatewayService.rewards, config)
+    service_deadline, service_expiry = bound_deadline(RewardsService.points, config)
+    assert gateway_deadline > service_deadline
+    # a request still queued when its caller gave up expires instead of running late
+    assert (gateway_expiry, service_expiry) == (gateway_deadline, service_deadline)
