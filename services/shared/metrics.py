@@ -9,6 +9,7 @@ its public API port: they name every entrypoint and the errors it raised.
 """
 import time
 
+from nameko.exceptions import ConfigurationError
 from nameko.extensions import DependencyProvider
 from nameko.web.server import parse_address
 from werkzeug.wrappers import Response
@@ -75,7 +76,19 @@ class MetricsWebServer(JsonWebServer):
     @property
     def bind_addr(self):
         address = self.container.config.get(METRICS_CONFIG_KEY)
+        # Unset: a service with metrics only serves them on its web address (start() refuses
+        # the case where that address is an API's).
         return parse_address(address) if address else super().bind_addr
+
+    def start(self):
+        if not self.container.config.get(METRICS_CONFIG_KEY) and any(
+                isinstance(e, JsonHttpHandler) and not isinstance(e, MetricsHttpHandler)
+                for e in self.container.entrypoints):
+            # Two servers on one port would split the requests between them (the API's
+            # /healthz answering 404 half the time): refuse to start instead.
+            raise ConfigurationError(f"{METRICS_CONFIG_KEY} must be set for a service that "
+                                     "also serves an API: metrics stay off the public port")
+        super().start()
 
 
 class MetricsHttpHandler(JsonHttpHandler):
