@@ -4,6 +4,8 @@ A balance is the ``total_after`` of the account's last entry and equals the sum 
 Entries are never edited or deleted; a credit is undone by a reversal entry. Each entry has a
 ``key`` naming its cause, so the same approval, debit or refund never lands twice.
 """
+from pymongo.errors import DuplicateKeyError
+
 from services.shared.appendlog import AppendLog, FloorBreached
 from services.shared.errors import InsufficientPoints
 
@@ -12,6 +14,8 @@ class Ledger:
     def __init__(self, db):
         self.accounts = AppendLog(db, "ledger")
         self.parked = db.parked_events  # events that failed validation, kept for inspection
+        # Revocations that arrived before their approval's credit: _id = the hours record.
+        self.waiting_revocations = db.waiting_revocations
 
     def ensure_indexes(self):
         self.accounts.ensure_indexes()
@@ -35,6 +39,16 @@ class Ledger:
     def reverse(self, account, key, plan):
         """Append once for ``key`` what ``plan(balance) -> (delta <= 0, entry)`` decides."""
         return self.accounts.append_planned(account, key, plan, floor=0)
+
+    def wait_for_credit(self, record_id, revocation_payload):
+        try:
+            self.waiting_revocations.insert_one({"_id": record_id,
+                                                 "payload": revocation_payload})
+        except DuplicateKeyError:
+            pass  # a redelivery of the same revocation
+
+    def waiting_revocation(self, record_id):
+        return self.waiting_revocations.find_one({"_id": record_id})
 
     def find(self, key):
         return self.accounts.find_by_key(key)

@@ -5,7 +5,6 @@ so it lands exactly once. Debits come by RPC from the rewards service, keyed by 
 """
 import logging
 
-import eventlet
 from marshmallow import ValidationError
 from nameko.events import event_handler
 from nameko.rpc import rpc
@@ -20,13 +19,6 @@ from services.shared.metrics import ExposesMetrics
 from services.shared.storage import MongoStore
 
 log = logging.getLogger(__name__)
-
-
-REQUEUE_PAUSE_SECONDS = 0.5
-
-
-class CreditNotYetRecorded(Exception):
-    """A revocation arrived before its approval; the event is requeued until it has."""
 
 
 def entry_out(doc):
@@ -52,16 +44,24 @@ class PointsService(ExposesMetrics):
             self._park("hours_approved", payload, exc.messages)
             return
         credit = scheme.credit_for(event["minutes"])
+        record_id = event["record_id"]
         entry, created = self.ledger.credit(
-            event["volunteer_id"], credit.points, key=f"hours:{event['record_id']}:credit",
+            event["volunteer_id"], credit.points, key=f"hours:{record_id}:credit",
             kind="earn", reason=f"approved service hours: {event['minutes']} min",
-            ref={"type": "hours", "id": event["record_id"]}, by=event["approved_by"],
+            ref={"type": "hours", "id": record_id}, by=event["approved_by"],
             rule={"version": credit.rule_version, "arithmetic": credit.arithmetic},
         )
         self.metrics.count("points_credited" if created else "duplicate_event_ignored")
+        waiting = self.ledger.waiting_revocation(record_id)
+        if waiting is not None:  # the revocation came first and waits for this credit
+            self._reverse(entry, contracts.HoursRevokedSchema().load(waiting["payload"]))
 
     @event_handler(*contracts.HOURS_REVOKED, requeue_on_error=True)
     def on_hours_revoked(self, payload):
+        """Reverse what the record earned. A revocation that arrives before its approval's
+        credit is stored as waiting (not requeued in a loop) and the credit, when it lands,
+        applies it. Each side stores its fact first, then looks for the other's, so whichever
+        comes second sees the first; both may reverse, once, under the reversal's key."""
         try:
             event = contracts.HoursRevokedSchema().load(payload)
         except ValidationError as exc:
@@ -70,11 +70,15 @@ class PointsService(ExposesMetrics):
         record_id = event["record_id"]
         credit = self.ledger.find(f"hours:{record_id}:credit")
         if credit is None:
-            # The approval is normally milliseconds behind; pause before the requeue so a late
-            # approval does not turn this into a busy loop.
-            eventlet.sleep(REQUEUE_PAUSE_SECONDS)
-            raise CreditNotYetRecorded(record_id)
-        account = event["volunteer_id"]
+            self.ledger.wait_for_credit(record_id, payload)
+            credit = self.ledger.find(f"hours:{record_id}:credit")
+            if credit is None:
+                self.metrics.count("revocation_waiting_for_credit")
+                return
+        self._reverse(credit, event)
+
+    def _reverse(self, credit, event):
+        record_id = event["record_id"]
 
         def reversal(balance):
             # Points already spent cannot be taken back: reverse what the balance still holds
@@ -89,8 +93,10 @@ class PointsService(ExposesMetrics):
                                  "ref": {"type": "hours", "id": record_id},
                                  "by": event["revoked_by"]}
 
-        self.ledger.reverse(account, key=f"hours:{record_id}:reversal", plan=reversal)
-        self.metrics.count("points_reversed")
+        entry, created = self.ledger.reverse(event["volunteer_id"],
+                                             key=f"hours:{record_id}:reversal", plan=reversal)
+        if created:
+            self.metrics.count("points_reversed")
 
     def _park(self, event_type, payload, errors):
         log.error("invalid %s event parked: %s", event_type, errors)

@@ -45,7 +45,6 @@ def immediate_recovery(monkeypatch):
                         lambda self, older_than=None, limit=500: original(self, 0 * (now() - now()),
                                                                           limit))
     monkeypatch.setattr(appendlog, "_pause", lambda seconds: None)  # back-off without waiting
-    monkeypatch.setattr("services.points.service.REQUEUE_PAUSE_SECONDS", 0)
 
 
 class PointsOverRpc:
@@ -177,6 +176,22 @@ class World:
         self.consume()
         return result
 
+    def decide_both_then_deliver_revocation_first(self):
+        self.volunteer.approve_hours(STAFF, "hrs_1")
+        self.volunteer.revoke_hours(ADMIN, "hrs_1", {"reason": "signed in twice"})
+        self.relay()
+        self.queue.reverse()
+        self.consume()
+
+    def handle(self, event_type):
+        """One consumer takes the queued event of ``event_type``, handles and acknowledges it
+        (it is not redelivered)."""
+        [message] = [m for m in self.queue if m["type"] == event_type]
+        self.queue.remove(message)
+        handler = {"hours_approved": self.points.on_hours_approved,
+                   "hours_revoked": self.points.on_hours_revoked}[event_type]
+        handler(message["payload"])
+
     def redeem(self, body=RICE, key="idk_1"):
         return self.rewards.redeem(LI, body, request_key=key)
 
@@ -243,9 +258,14 @@ def settle(world, replay=None):
 
 # --- the flows -----------------------------------------------------------------------------
 
+def both_decided(world):
+    world.volunteer.approve_hours(STAFF, "hrs_1")
+    world.volunteer.revoke_hours(ADMIN, "hrs_1", {"reason": "signed in twice"})
+    world.relay()
+
+
 def approved(world):
     world.approve_and_deliver()
-    world.recover()
 
 
 def spent_after_approval(world):
@@ -259,8 +279,12 @@ FLOWS = {
         lambda w: None, lambda w: w.approve_and_deliver(), lambda w: w.approve_and_deliver()),
     "revocation of a partly spent credit": (
         spent_after_approval, lambda w: w.revoke_and_deliver(), lambda w: w.revoke_and_deliver()),
+    "revocation delivered before its approval": (
+        lambda w: w.credit(5, "start"), lambda w: w.decide_both_then_deliver_revocation_first(),
+        lambda w: w.revoke_and_deliver()),
     "redemption with enough points": (
         lambda w: w.credit(30, "start"), lambda w: w.redeem(), lambda w: w.redeem()),
+
     "redemption refused, then points arrive": (
         lambda w: w.credit(10, "start"), lambda w: w.redeem(), lambda w: w.redeem()),
     "redemption replayed with another body under the same key": (
@@ -268,12 +292,11 @@ FLOWS = {
 }
 
 
-def world_for(flow):
-    """A factory of fresh worlds in the state after ``flow``'s setup (built once, then copied:
+def world_for(setup):
+    """A factory of fresh worlds in the state ``setup`` leaves (built once, then copied:
     thousands of schedules each start from it)."""
     template = World()
-    FLOWS[flow][0](template)
-    template.recover()
+    setup(template)
 
     world = World(setup=False)  # reused: each schedule starts by resetting its state
 
@@ -288,7 +311,7 @@ def test_a_crash_before_any_store_operation_leaves_the_invariants_intact(flow):
     _, action, replay = FLOWS[flow]
     failures = []
     points = 0
-    for k, world, _ in crash_points(world_for(flow), action):
+    for k, world, _ in crash_points(world_for(FLOWS[flow][0]), action):
         points += 1
         world.credit(LATE_CREDIT, "late")  # the balance moves while the flow is down
         broken = settle(world, replay)
@@ -301,7 +324,7 @@ def test_a_crash_before_any_store_operation_leaves_the_invariants_intact(flow):
 @pytest.mark.parametrize("flow", [f for f in FLOWS if f.startswith("redemption")])
 def test_a_lost_debit_reply_is_finished_by_recovery(flow):
     _, action, replay = FLOWS[flow]
-    world = world_for(flow)()
+    world = world_for(FLOWS[flow][0])()
     world.lose_reply_of_call = 1
     outcome, error = run_to_end(lambda: action(world))
     assert outcome == "error" and isinstance(error, ServiceUnavailable)
@@ -309,10 +332,10 @@ def test_a_lost_debit_reply_is_finished_by_recovery(flow):
     assert settle(world, replay) == []
 
 
-def explore_two_runs(flow, first, second, with_late_credit):
+def explore_two_runs(setup, first, second, with_late_credit):
     """Interleave two runners of one flow over every two-preemption schedule; the late credit,
     when asked, lands at the first preemption. Returns (schedules run, failures, races seen)."""
-    make = world_for(flow)
+    make = world_for(setup)
     first_ops = count_operations(make, first)
     second_ops = count_operations(make, second)
     runs, failures, races = 0, [], 0
@@ -332,27 +355,31 @@ def explore_two_runs(flow, first, second, with_late_credit):
 
 
 INTERLEAVINGS = {
-    # name: (flow, first runner, second runner, a credit lands at the first preemption)
+    # name: (setup, first runner, second runner, a credit lands at the first preemption)
     "a live redemption and the recovery timer": (
-        "redemption refused, then points arrive",
+        FLOWS["redemption refused, then points arrive"][0],
         lambda w: w.redeem(), lambda w: w.rewards.resume_stalled_redemptions(), True),
     "two retries of one redemption": (
-        "redemption with enough points", lambda w: w.redeem(), lambda w: w.redeem(), False),
+        FLOWS["redemption with enough points"][0],
+        lambda w: w.redeem(), lambda w: w.redeem(), False),
     "two redemptions for one last item": (
-        "redemption with enough points",
+        FLOWS["redemption with enough points"][0],
         lambda w: w.redeem(key="idk_a"), lambda w: w.redeem(key="idk_b"), True),
     "two staff approving one record": (
-        "approval -> credit", lambda w: w.approve_and_deliver(),
+        FLOWS["approval -> credit"][0], lambda w: w.approve_and_deliver(),
         lambda w: w.approve_and_deliver(), False),
+    "a revocation and its approval on two consumers at once": (
+        both_decided, lambda w: w.handle("hours_approved"),
+        lambda w: w.handle("hours_revoked"), False),
     "a revocation while the volunteer redeems": (
-        "revocation of a partly spent credit", lambda w: w.revoke_and_deliver(),
+        FLOWS["revocation of a partly spent credit"][0], lambda w: w.revoke_and_deliver(),
         lambda w: w.redeem(key="idk_race"), False),
 }
 
 
 @pytest.mark.parametrize("name", INTERLEAVINGS)
 def test_two_interleaved_runs_leave_the_invariants_intact(name):
-    flow, first, second, late_credit = INTERLEAVINGS[name]
-    runs, failures, races = explore_two_runs(flow, first, second, late_credit)
+    setup, first, second, late_credit = INTERLEAVINGS[name]
+    runs, failures, races = explore_two_runs(setup, first, second, late_credit)
     assert runs >= 20 and races >= runs // 10, f"only {races} of {runs} schedules raced"
     assert not failures, failures[:3]

@@ -3,7 +3,7 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.points.ledger import Ledger
-from services.points.service import CreditNotYetRecorded, PointsService
+from services.points.service import PointsService
 from services.shared import contracts
 from services.shared.errors import InsufficientPoints
 
@@ -76,10 +76,30 @@ def test_debit_refuses_an_overdraft(service, ledger):
     assert ledger.find("redemption:rdm_1") is None
 
 
-def test_revocation_before_its_credit_is_retried_later(service, ledger):
-    with pytest.raises(CreditNotYetRecorded):
-        service.on_hours_revoked(REVOKED)
+def test_a_revocation_before_its_credit_waits_and_the_credit_applies_it(service, ledger):
+    service.on_hours_revoked(REVOKED)  # acknowledged, not requeued in a loop
+    service.on_hours_revoked(REVOKED)  # redelivered
+    assert ledger.balance("vol_1") == 0 and ledger.find("hours:hrs_1:reversal") is None
+    service.on_hours_approved(APPROVED)
     assert ledger.balance("vol_1") == 0
+    assert ledger.find("hours:hrs_1:credit")["delta"] == 25
+    assert ledger.find("hours:hrs_1:reversal")["delta"] == -25
+    service.on_hours_approved(APPROVED)  # redelivered: nothing more
+    assert len(ledger.statement("vol_1")) == 2
+
+
+def test_a_waiting_revocation_costs_id_lookups_only(service, ledger):
+    seen = []
+    for collection in (ledger.accounts.entries, ledger.accounts.keys,
+                       ledger.waiting_revocations):
+        original = collection.find_one
+
+        def spy(query=None, projection=None, _original=original):
+            seen.append(query)
+            return _original(query, projection)
+        collection.find_one = spy
+    service.on_hours_revoked(REVOKED)
+    assert seen and all(set(q) == {"_id"} for q in seen)
 
 
 def test_revocation_reverses_the_whole_credit(service, ledger):
