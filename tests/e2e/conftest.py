@@ -70,17 +70,22 @@ def admin(api):
     return api.login("admin", admin_password())
 
 
+def new_community(api, admin, name="新华社区", code="xh"):
+    """A fresh community with a center and a staff login: (community, center, staff, suffix)."""
+    suffix = uuid.uuid4().hex[:10]
+    community = api.created("/api/v1/communities", {"name": name, "code": f"{code}{suffix}"},
+                            admin)
+    center = api.created("/api/v1/centers", {"community_id": community["id"],
+                                             "name": f"{name}服务中心"}, admin)
+    api.created("/api/v1/users", {"username": f"staff{suffix}", "password": "staff-pass-1",
+                                  "role": "center_staff", "center_id": center["id"]}, admin)
+    return community, center, api.login(f"staff{suffix}", "staff-pass-1"), suffix
+
+
 @pytest.fixture
 def center(api, admin):
     """A fresh community with a center, a staff login and one volunteer: a tenant per test."""
-    suffix = uuid.uuid4().hex[:10]
-    community = api.created("/api/v1/communities", {"name": "新华社区", "code": f"xh{suffix}"},
-                            admin)
-    center = api.created("/api/v1/centers", {"community_id": community["id"],
-                                             "name": "新华社区服务中心"}, admin)
-    api.created("/api/v1/users", {"username": f"staff{suffix}", "password": "staff-pass-1",
-                                  "role": "center_staff", "center_id": center["id"]}, admin)
-    staff = api.login(f"staff{suffix}", "staff-pass-1")
+    community, center, staff, suffix = new_community(api, admin)
     volunteer = api.created("/api/v1/volunteers", {
         "community_id": community["id"], "name": "李伟", "phone": "13800000000",
         "username": f"li{suffix}", "password": "li-pass-123"}, staff)

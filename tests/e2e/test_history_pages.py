@@ -2,24 +2,15 @@
 
 Their cost on a large history is counted in tests/integration/test_cost_of_history.py.
 """
-import uuid
-
 import pytest
 
-from tests.e2e.conftest import earn
+from tests.e2e.conftest import earn, new_community
 
 
 @pytest.fixture
 def other_staff(api, admin):
     """Staff of a second community, to put a reward on another shelf."""
-    suffix = uuid.uuid4().hex[:10]
-    community = api.created("/api/v1/communities", {"name": "朝阳社区", "code": f"cy{suffix}"},
-                            admin)
-    center = api.created("/api/v1/centers", {"community_id": community["id"],
-                                             "name": "朝阳社区服务中心"}, admin)
-    api.created("/api/v1/users", {"username": f"staff{suffix}", "password": "staff-pass-1",
-                                  "role": "center_staff", "center_id": center["id"]}, admin)
-    return api.login(f"staff{suffix}", "staff-pass-1")
+    return new_community(api, admin, name="朝阳社区", code="cy")[2]
 
 
 def gift(api, staff, title, kind="gift"):

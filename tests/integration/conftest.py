@@ -6,6 +6,9 @@ import uuid
 
 import pymongo
 import pytest
+from amqp.exceptions import NotFound
+from kombu import Connection
+from nameko.events import EventHandler
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from tests.support import free_port, integration_amqp_uri, mongo_url
@@ -41,11 +44,36 @@ def service_config(db_prefix):
     return make
 
 
+def purge_event_queues(container):
+    """Empty the durable queues the container's event handlers will consume.
+
+    Every test shares the test vhost, and a queue outlives the container that declared it: an
+    event another test published while no consumer ran would otherwise reach this test's service
+    (with this test's database) and muddle what it counts.
+    """
+    handlers = [e for e in container.entrypoints if isinstance(e, EventHandler)]
+    if not handlers:
+        return
+    with Connection(container.config["AMQP_URI"]) as connection:
+        for handler in handlers:
+            name = (f"evt-{handler.source_service}-{handler.event_type}--"
+                    f"{container.service_name}.{handler.method_name}")
+            channel = connection.channel()
+            try:
+                channel.queue_purge(name)
+            except NotFound:
+                pass  # not declared yet: nothing left over
+            finally:
+                if channel.is_open:  # NotFound closes the channel on the broker's side
+                    channel.close()
+
+
 @pytest.fixture
 def start(container_factory, service_config):
     """start(ServiceClass) -> a running container on the real broker and store."""
     def start_service(cls, **overrides):
         container = container_factory(cls, service_config(**overrides))
+        purge_event_queues(container)
         container.start()
         return container
     return start_service
