@@ -170,6 +170,7 @@ ps_() {
 
 restart() {
   supervisord_running || { up; return; }
+  ensure_supervisord  # a changed configuration (ports, budgets) takes effect too
   supervisorctl restart 'services:*' >/dev/null
   "$PY" scripts/wait_ready.py http "$GATEWAY_URL/readyz" --timeout 90
   log "services restarted"
