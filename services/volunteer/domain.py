@@ -11,15 +11,18 @@ from services.shared.ids import derived_id
 STAR_THRESHOLD_HOURS = (100, 300, 600, 1000, 1500)
 
 PENDING, APPROVED, REJECTED, REVOKED = "pending", "approved", "rejected", "revoked"
+# A record whose sheet was refused (all or none): never deleted, since its id is derivable and a
+# decision may already be stored under it, but voided by the sheet at step 1.
+VOIDED = "voided"
 
-# Decisions are numbered steps of a record's life: step 1 approves or rejects a pending record,
-# step 2 revokes an approved one. Each step is stored once under "<record>:<step>", so two staff
-# deciding at once cannot both win.
-DECISION_STEP = {APPROVED: 1, REJECTED: 1, REVOKED: 2}
+# Decisions are numbered steps of a record's life: step 1 approves, rejects or voids a pending
+# record, step 2 revokes an approved one. Each step is stored once under "<record>:<step>", so
+# two staff deciding at once (or staff and a refused sheet) cannot both win.
+DECISION_STEP = {APPROVED: 1, REJECTED: 1, VOIDED: 1, REVOKED: 2}
 
 
 def decision_effects(record, decision):
-    """What a stored decision changes beyond itself, or None (a rejection changes nothing).
+    """What a stored decision changes beyond itself, or None (a rejection or void changes nothing).
 
     Returns (tally key, minutes to add to the volunteer's approved minutes, event type, event
     body). The key and the event id are the record's, so each effect happens once.
@@ -41,7 +44,13 @@ def decision_effects(record, decision):
 
 # A record in one of these statuses no longer counts: the center may log the volunteer again on
 # the same activity (the way to correct minutes, since records never change), as a new record.
-REOPENED_BY = (REJECTED, REVOKED)
+REOPENED_BY = (REJECTED, REVOKED, VOIDED)
+
+
+def void_decision(record, reason, at):
+    """The step-1 decision a refused sheet stores for a record it had just inserted."""
+    return {"record_id": record["_id"], "status": VOIDED, "reason": reason,
+            "by": record["logged_by"], "at": at}
 
 
 def record_id(activity_id, volunteer_id, generation):

@@ -307,7 +307,8 @@ class VolunteerService(ExposesMetrics):
         of the activity's community once, with at most the activity's length in minutes (400
         naming the entries; a volunteer of another community is as unknown as a made-up id). A
         volunteer already logged on the activity by another sheet is 409 already_logged naming
-        that record, unless it was rejected or revoked: then the volunteer is logged anew.
+        that record, unless it was rejected, revoked or voided: then the volunteer is logged
+        anew. A refused sheet voids the records it had just stored (see VolunteerStore._void).
         """
         actor = load(contracts.ActorSchema(), actor)
         activity = self._get_in_tenant(actor, self.store.activities, activity_id, "activity")
@@ -398,7 +399,15 @@ class VolunteerService(ExposesMetrics):
 
     def _resume_decision(self, decision_id):
         record_id, step = decision_id.rsplit(":", 1)
-        record = self.store.get(self.store.hours, record_id, "hours record")
+        record = self.store.hours.find_one({"_id": record_id})
+        if record is None:
+            # Nothing to follow and nothing will ever be (records are not deleted now; older
+            # code deleted a refused sheet's records): retrying would fail on every tick.
+            log.error("decision %s has no hours record; dropping its in-flight marker",
+                      decision_id)
+            self.metrics.count("recovery_dropped_orphan_decision")
+            self.store.in_flight.done(decision_id)
+            return
         self._follow_decision(record, int(step))
 
     def _follow_decision(self, record, step):

@@ -8,6 +8,7 @@ import eventlet
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.shared.appendlog import AppendLog
+from services.shared.clock import now
 from services.shared.inflight import InFlight
 from services.shared.errors import Conflict
 from services.shared.storage import get_or_404, insert_or_replay
@@ -19,6 +20,8 @@ LOOKUP_CONCURRENCY = 16
 
 # How a sheet's record ended up stored.
 CREATED, REPLAYED, TAKEN = "created", "replayed", "taken"
+
+VOID_REASON = "its sheet was refused: another volunteer on it was already logged"
 
 
 class VolunteerStore:
@@ -95,7 +98,7 @@ class VolunteerStore:
         the store's unique ``_id`` decides between sheets that log one volunteer at once.
         Returns a list of (record as stored, CREATED | REPLAYED | TAKEN): REPLAYED is a record
         this sheet stored before (a retried request), TAKEN the record of another sheet that
-        holds the place. When any is TAKEN, the records created here are deleted again.
+        holds the place. When any is TAKEN, the records created here are voided (see _void).
         """
         try:
             self.hours.insert_many(records, ordered=False)
@@ -111,9 +114,20 @@ class VolunteerStore:
                                                       [records[i] for i in clashed])):
             placed[index] = outcome
         if any(how == TAKEN for _, how in placed):
-            self._each(lambda doc_id: self.hours.delete_one({"_id": doc_id}),
-                       [record["_id"] for record, how in placed if how == CREATED])
+            self._each(self._void, [record for record, how in placed if how == CREATED])
         return placed
+
+    def _void(self, record):
+        """Undo a refused sheet's fresh record by deciding it ``voided``, never by deleting it.
+
+        Its id is derivable, so staff may have decided it already; a deleted record would leave
+        that decision (and its credit) behind, and its id would come back approved. The step-1
+        decision is one unique insert: if an approval landed first, the approved record stays
+        (staff approved a real record, whose credit is its own minutes) and the sheet is
+        refused all the same.
+        """
+        self.record_decision(record["_id"], domain.DECISION_STEP[domain.VOIDED],
+                             domain.void_decision(record, VOID_REASON, now()))
 
     def _place(self, record):
         """One record whose ``_id`` is stored already: a replay, a later generation, or taken."""
@@ -121,11 +135,14 @@ class VolunteerStore:
             stored, created = self.insert_or_replay(self.hours, record)
             if created:
                 return record, CREATED
-            if stored is None:  # deleted since the clash (another sheet's undo): free again
+            if stored is None:  # records are never deleted; kept for stores written before
                 continue
-            if stored.get("sheet_id") == record["sheet_id"]:
+            status = self.status_of(stored["_id"])[0]
+            # This sheet's own voided record (it was refused before) is not a replay: the retry
+            # logs the volunteer anew, like any sheet after a rejection.
+            if stored.get("sheet_id") == record["sheet_id"] and status != domain.VOIDED:
                 return stored, REPLAYED
-            if self.status_of(stored["_id"])[0] not in domain.REOPENED_BY:
+            if status not in domain.REOPENED_BY:
                 return stored, TAKEN
             record = domain.next_generation(record)
 

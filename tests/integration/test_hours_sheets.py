@@ -95,8 +95,11 @@ def test_two_sheets_at_once_log_a_volunteer_once(start, rpc, store):
                 outcomes.append(refused)
         logged = [o for o in outcomes if not isinstance(o, Conflict)]
         assert len(logged) <= 1, "two sheets logged the same volunteers on one activity"
-        stored = list(db.hours.find({"activity_id": activity_id}))
-        # all or none: the stored records are exactly the successful sheet's (or none at all)
+        # a refused sheet voids its records (step-1 decision) instead of deleting them
+        stored = [r for r in db.hours.find({"activity_id": activity_id})
+                  if (db.hours_decisions.find_one({"_id": f"{r['_id']}:1"}) or {}).get(
+                      "status") != "voided"]
+        # all or none: the live records are exactly the successful sheet's (or none at all)
         assert sorted(r["_id"] for r in stored) == sorted(r["id"] for r in sum(logged, []))
 
 

@@ -8,6 +8,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.shared.clock import now
 from services.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from services.volunteer import domain
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
 from tests.unit.fakes import FakeCollection, FakeDatabase
@@ -71,8 +72,9 @@ def sheet(*entries):
 
 
 def hours_on(service, activity_id):
+    """The activity's live records: a refused sheet's voided records were never logged."""
     return sorted((r["volunteer_id"], r["minutes"]) for r in service.store.hours.find(
-        {"activity_id": activity_id}))
+        {"activity_id": activity_id}) if service.store.status_of(r["_id"])[0] != "voided")
 
 
 def published(service):
@@ -283,3 +285,100 @@ def test_a_repeated_revoke_answers_the_stored_reason(service):
     assert first == again == {"id": "hrs_1", "status": "revoked", "reason": "signed in twice"}
     assert service.get_hours(ADMIN, "hrs_1")["reason"] == "signed in twice"
     assert service.store.service_minutes.total("vol_1") == 0
+
+
+# --- a refused sheet voids its fresh records, never deletes them (issue 5, items 10 and 11) ---
+
+def test_a_record_approved_before_its_sheet_is_refused_stays_and_the_rest_are_voided(
+        service, monkeypatch):
+    """Record ids are derivable, so staff can approve a refused sheet's fresh record in the
+    window before the sheet undoes it. Deleting it left an approved decision (and its credit)
+    without a record, and the id came back "approved" when the volunteer was logged again."""
+    store = service.store
+    store.volunteers.insert_one({"_id": "vol_3", "community_id": "com_1"})
+    [held] = service.log_hours(STAFF, "act_1", sheet("vol_2"))["records"]
+    fresh_id, other_fresh_id = (domain.record_id("act_1", v, 1) for v in ("vol_1", "vol_3"))
+    place = store._place
+
+    def approve_right_after_the_clash(record):
+        outcome = place(record)
+        service.approve_hours(STAFF, fresh_id)  # the sheet's fresh vol_1 record, 30 minutes
+        return outcome
+
+    monkeypatch.setattr(store, "_place", approve_right_after_the_clash)
+    with pytest.raises(Conflict) as refused:
+        service.log_hours(STAFF, "act_1", sheet(("vol_1", 30), ("vol_3", 20), ("vol_2", 45)))
+    assert refused.value.code == "already_logged"
+    monkeypatch.undo()
+
+    # nothing deleted, and every decision has its record
+    assert store.hours.find_one({"_id": fresh_id}) is not None
+    assert all(store.hours.find_one({"_id": d["record_id"]}) is not None
+               for d in store.decisions.find({}))
+    # the approval won the race: a real record, credited with exactly its own minutes
+    assert service.get_hours(STAFF, fresh_id)["status"] == "approved"
+    assert store.service_minutes.total("vol_1") == 30
+    assert [(args[1], args[2]["minutes"]) for args in published(service)] == \
+        [("hours_approved", 30)]
+    assert service.get_hours(STAFF, held["id"])["status"] == "pending"  # the other sheet's
+    # the sheet's other fresh record is voided: it no longer holds vol_3's place
+    assert service.get_hours(STAFF, other_fresh_id)["status"] == "voided"
+    [again] = service.log_hours(STAFF, "act_1", sheet(("vol_3", 25)))["records"]
+    assert again["id"] != other_fresh_id and again["status"] == "pending"
+    assert hours_on(service, "act_1") == [("vol_1", 30), ("vol_1", 150), ("vol_2", 60),
+                                          ("vol_3", 25)]
+
+
+def test_a_refused_sheets_records_are_voided_and_free_the_volunteers(service):
+    [held] = service.log_hours(STAFF, "act_1", sheet("vol_2"))["records"]
+    with pytest.raises(Conflict):
+        service.log_hours(STAFF, "act_1", sheet(("vol_1", 30), ("vol_2", 45)))
+    voided_id = domain.record_id("act_1", "vol_1", 1)
+    voided = service.get_hours(STAFF, voided_id)
+    assert (voided["status"], voided["minutes"]) == ("voided", 30)
+    assert hours_on(service, "act_1") == [("vol_1", 150), ("vol_2", 60)]  # all or none
+    for decide in (lambda: service.approve_hours(STAFF, voided_id),
+                   lambda: service.reject_hours(STAFF, voided_id, {"reason": "r"}),
+                   lambda: service.revoke_hours(ADMIN, voided_id, {"reason": "r"})):
+        with pytest.raises(Conflict) as refused:
+            decide()
+        assert refused.value.code == "invalid_status"
+    assert store_minutes_and_events(service) == (0, [])
+
+    # the volunteer is logged again on the activity, as a new record; approving it credits it
+    [again] = service.log_hours(STAFF, "act_1", sheet(("vol_1", 40)))["records"]
+    assert again["id"] not in (voided_id, "hrs_1") and again["status"] == "pending"
+    service.approve_hours(STAFF, again["id"])
+    assert store_minutes_and_events(service) == (40, [("hours_approved", again["id"], 40)])
+    assert service.get_hours(STAFF, voided_id)["status"] == "voided"
+    assert service.get_hours(STAFF, held["id"])["status"] == "pending"
+
+
+def test_a_retried_refused_sheet_logs_its_volunteers_anew_once_the_place_is_free(service):
+    [held] = service.log_hours(STAFF, "act_1", sheet("vol_2"))["records"]
+    with pytest.raises(Conflict):
+        service.log_hours(STAFF, "act_1", sheet("vol_1", "vol_2"), "key-1")
+    service.reject_hours(STAFF, held["id"], {"reason": "wrong sheet"})
+    records = service.log_hours(STAFF, "act_1", sheet("vol_1", "vol_2"), "key-1")["records"]
+    assert [r["status"] for r in records] == ["pending", "pending"]
+    assert hours_on(service, "act_1") == [("vol_1", 60), ("vol_1", 150), ("vol_2", 60),
+                                          ("vol_2", 60)]  # the rejected one and the new one
+    assert held["id"] not in [r["id"] for r in records]
+
+
+def store_minutes_and_events(service):
+    """vol_1's approved minutes and the events queued for them."""
+    return (service.store.service_minutes.total("vol_1"),
+            [(args[1], args[2]["record_id"], args[2]["minutes"]) for args in published(service)])
+
+
+def test_the_recovery_timer_drops_a_decision_whose_record_is_gone(service):
+    """Older code deleted a refused sheet's records, so a decision could outlive its record:
+    the timer failed on it every tick, for ever."""
+    service.metrics = MagicMock()
+    markers = service.store.in_flight.collection
+    markers.insert_one({"_id": "hrs_gone:1", "since": now() - timedelta(minutes=5)})
+    service.finish_stalled_decisions()
+    assert list(markers.find({})) == []
+    service.metrics.count.assert_called_once_with("recovery_dropped_orphan_decision")
+    service.outbox.add.assert_not_called()
