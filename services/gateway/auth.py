@@ -94,7 +94,9 @@ class Sessions:
             if exc.status < 500:
                 store_unavailable(self.endings.done)(marker)
             raise
-        result["generation"] = self.end_all(user_id, reason)
+        # The block may name the user as stored (a login kept under its typed case before
+        # usernames were casefolded).
+        result["generation"] = self.end_all(result.get("user_id") or user_id, reason)
         store_unavailable(self.endings.done)(marker)
 
     def end_stalled(self):
@@ -124,10 +126,13 @@ class Tokens:
         claims.update(iat=now, exp=expires_at, jti=uuid.uuid4().hex, gen=generation)
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM), expires_at
 
+    def generation(self, user_id):
+        """The user's current token generation (0 when tokens are checked by signature only)."""
+        return self.sessions.generation(user_id) if self.sessions else 0
+
     def issue_for(self, principal):
         """A token at the user's current generation."""
-        generation = self.sessions.generation(principal["user_id"]) if self.sessions else 0
-        return self.issue(principal, generation=generation)
+        return self.issue(principal, generation=self.generation(principal["user_id"]))
 
     def actor(self, request, required=True):
         """The actor a request's bearer token names; None when optional and absent."""

@@ -139,10 +139,17 @@ class GatewayService(ExposesMetrics):
     @http("POST", f"{API}/auth/token")
     def issue_token(self, request):
         body = read_json(request, contracts.LoginIn())
+        # The generation is read BEFORE the password is checked: a login with the old password
+        # racing a password change then carries the generation the change ends. Read after,
+        # it could carry the new one and outlive the change.
+        user_id = contracts.username_key(body["username"])
+        generation = self.tokens.generation(user_id)
         # The socket's peer: X-Forwarded-For is anyone's to write, so it is not trusted here.
         principal = self.volunteer.authenticate(body["username"], body["password"],
                                                 request.remote_addr)
-        return self._token_response(principal)
+        if principal["user_id"] != user_id:  # a login stored before usernames were casefolded
+            generation = None
+        return self._token_response(principal, generation)
 
     def _token_response(self, principal, generation=None):
         if generation is None:
@@ -175,8 +182,9 @@ class GatewayService(ExposesMetrics):
         """An admin disables a login: it cannot sign in, and its tokens end now."""
         actor = self.tokens.actor(request)
         read_json(request)
-        with self.tokens.sessions.ending(contracts.username_key(username), "disabled"):
+        with self.tokens.sessions.ending(contracts.username_key(username), "disabled") as ended:
             user = self.volunteer.disable_user(actor, username)
+            ended["user_id"] = user["id"]
         return json_response(200, user)
 
     @timer(interval=RECOVERY_INTERVAL_SECONDS)

@@ -10,11 +10,12 @@ import logging
 import amqp.exceptions
 import eventlet
 import kombu.exceptions
-from nameko.exceptions import UnknownService
+from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import RpcProxy
 
 from services.shared.config import gateway_rpc_timeout, rpc_timeout
 from services.shared.errors import NoReply, ServiceUnavailable
+from services.shared.web import dependency_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,15 @@ class TimedServiceProxy:
             try:
                 with eventlet.Timeout(self._timeout):
                     return reply.result()
+            except RemoteError as exc:
+                if dependency_unavailable(exc):
+                    # The callee's own store or broker is down. Said as ServiceUnavailable, a
+                    # registered error, so the next hop (the gateway) still answers 503: a
+                    # RemoteError passed on would arrive there as a bare "RemoteError" (500).
+                    log.warning("%s: a dependency is down: %s", target, exc)
+                    raise ServiceUnavailable(
+                        f"the {self._service_name} service cannot reach its store or broker")
+                raise
             except eventlet.Timeout:
                 log.warning("%s did not answer within %gs", target, self._timeout)
                 raise NoReply(f"the {self._service_name} service did not answer in time")

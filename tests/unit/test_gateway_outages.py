@@ -343,6 +343,29 @@ def test_a_send_that_fails_is_unavailable_with_its_outcome_unknown():
     assert caught.value.status == 503 and "Errno" not in caught.value.message
 
 
+class CalleeStoreDown:
+    """Stands in for nameko's proxy when the callee answers that its own store is down."""
+
+    def __getattr__(self, method):
+        def call_async(*args):
+            return SimpleNamespace(result=lambda: (_ for _ in ()).throw(
+                RemoteError("AutoReconnect", "connection closed")))
+        return SimpleNamespace(call_async=call_async)
+
+
+def test_an_outage_two_hops_away_is_still_503(gateway):
+    """rewards -> points, the points store down: rewards passes it on as ServiceUnavailable,
+    which the gateway answers 503; a RemoteError passed on arrived as a bare "RemoteError" (500).
+    """
+    proxy = TimedServiceProxy(CalleeStoreDown(), "volunteer", timeout=1)
+    with pytest.raises(errors.ServiceUnavailable) as first_hop:
+        proxy.get_community("com_1")
+    gateway.rewards.create_merchant.side_effect = over_the_wire(first_hop.value)
+    response = answer(gateway.create_merchant, request(
+        gateway, {"community_id": "com_1", "name": "Bakery"}, path="/api/v1/merchants"))
+    assert status_code_and_retry_after(response) == (503, "service_unavailable", "5")
+
+
 class Container:
     def __init__(self, config):
         self.config = config

@@ -135,3 +135,14 @@ def test_a_disable_whose_answer_was_lost_still_ends_the_tokens(gateway, monkeypa
     gateway.end_stalled_token_endings()
     assert refused(gateway, li) == "token_revoked"
     assert gateway.tokens.actor(request(admin)) == ADMIN
+
+
+def test_a_login_with_the_old_password_racing_a_password_change_is_ended_by_it(gateway):
+    """The old password is checked; before the login's token is made, the change lands and
+    ends the user's tokens. The login's token must be one of those it ends."""
+    def authenticate_while_the_password_changes(username, password, address):
+        gateway.tokens.sessions.end_all("li", "password_changed")  # the change finishes now
+        return LI
+    gateway.volunteer.authenticate.side_effect = authenticate_while_the_password_changes
+    response = gateway.issue_token(request(body={"username": "Li", "password": "old-pass"}))
+    assert refused(gateway, json.loads(response.data)["access_token"]) == "token_revoked"
