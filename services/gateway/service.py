@@ -30,6 +30,7 @@ from services.shared.storage import ping
 from services.shared.web import http, json_response, response_for_error
 
 API = "/api/v1"
+TRANSIENT_STATUSES = {429}  # answers about the moment, never stored as a key's outcome
 
 
 STATEMENT_COLUMNS = ("id", "at", "kind", "points", "balance_after", "reason", "ref_type",
@@ -102,8 +103,11 @@ class GatewayService(ExposesMetrics):
             exc.retry_after = claim.seconds_until_stale()
             raise
         except (TimebankError, RemoteError) as exc:  # the service answered: its run is over
-            if getattr(exc, "status", 500) >= 500:
-                self.idempotency.ended_without_outcome(claim)  # a retry may run at once
+            if getattr(exc, "status", 500) in TRANSIENT_STATUSES or \
+                    getattr(exc, "status", 500) >= 500:
+                # Not this request's outcome but the moment's (throttled, unavailable): a retry
+                # with the same key runs again, instead of replaying "try later" for ever.
+                self.idempotency.ended_without_outcome(claim)
                 raise
             return outcome_response(self.idempotency.complete(
                 claim, exc.status, json.loads(response_for_error(exc).data)))

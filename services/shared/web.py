@@ -102,12 +102,24 @@ class JsonWsgiApp(WsgiApp):
 
 def read_body(request, max_bytes):
     """The raw request body, sent with Content-Length or chunked; 400 past ``max_bytes``."""
-    request.max_content_length = max_bytes  # werkzeug enforces it on chunked streams too
-    try:
-        return request.get_data()
-    except RequestEntityTooLarge:
-        raise InvalidInput("the body is too large",
-                           fields={"_body": [f"at most {max_bytes} bytes"]})
+    too_large = InvalidInput("the body is too large",
+                             fields={"_body": [f"at most {max_bytes} bytes"]})
+    if request.content_length is not None:
+        request.max_content_length = max_bytes
+        try:
+            return request.get_data()
+        except RequestEntityTooLarge:
+            raise too_large
+    # Chunked: werkzeug only stops reading at its limit, so a longer body would be cut short
+    # and served. Read one byte past the limit: if it comes, the body is refused whole.
+    chunks, size = [], 0
+    while size <= max_bytes:
+        chunk = request.stream.read(max_bytes + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    raise too_large
 
 
 CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")

@@ -305,6 +305,18 @@ def test_a_service_that_answers_5xx_lets_the_retry_run_at_once(gateway):
                   request(gateway, COMMUNITY, "k-5xx")).status_code == 201
 
 
+def test_a_throttled_answer_is_not_stored_as_the_keys_outcome(gateway):
+    """429 says "not now", not what the request did: the same key may run once the wait is over
+    (stored, it would answer 429 for ever, without even a Retry-After)."""
+    gateway.volunteer.create_community.side_effect = [
+        over_the_wire(errors.TooManyAttempts("too many attempts", retry_after=30)),
+        dict(COMMUNITY, id="com_1")]
+    first = answer(gateway.create_community, request(gateway, COMMUNITY, "k-429"))
+    assert first.status_code == 429 and first.headers.get("Retry-After") == "30"
+    assert answer(gateway.create_community,
+                  request(gateway, COMMUNITY, "k-429")).status_code == 201
+
+
 # --- item 13: anonymous callers' keys do not share one scope ----------------------------------
 
 def registration(username):
