@@ -4,6 +4,7 @@ Both sides load and dump through these schemas, so a producer and its consumers 
 apart. A service's own HTTP-facing or storage shapes stay in that service.
 """
 import re
+import unicodedata
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
@@ -159,11 +160,15 @@ class BalanceSchema(Contract):
 # The gateway validates them to answer 400 early and to publish them in OpenAPI; the owning
 # service validates them again, since it is the authority on its own data.
 
-# What a name must not hold: C0 and C1 controls (NUL, line breaks, escapes), the line and
-# paragraph separators, lone surrogates, and the bidirectional embeddings, overrides and isolates
-# (U+202A-U+202E, U+2066-U+2069) that make a name display as another.
-NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                          "\ud800-\udfff]")
+# What a name must not hold, by Unicode category: controls (Cc: NUL, line breaks, escapes), the
+# line and paragraph separators (Zl, Zp), lone surrogates (Cs), and format characters (Cf), which
+# are invisible: zero-width spaces, direction marks, the byte-order mark, and the bidirectional
+# embeddings, overrides and isolates that make a name display as another. Only the two joiners
+# are kept: emoji sequences and Persian or Indic spellings need them.
+NOT_IN_NAMES = {"Cc", "Zl", "Zp", "Cs", "Cf"}
+JOINERS = {"\u200c", "\u200d"}
+# Letters that render as blank space (the Hangul fillers): they make a name look empty too.
+BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0"}
 
 
 def username_key(username):
@@ -172,10 +177,15 @@ def username_key(username):
 
 
 def printable(value):
-    found = NOT_IN_NAMES.search(value)
-    if found:
-        raise ValidationError("must not contain control or bidirectional formatting characters "
-                              f"(U+{ord(found.group()):04X})")
+    found = next((char for char in value
+                  if unicodedata.category(char) in NOT_IN_NAMES and char not in JOINERS), None)
+    if found is not None:
+        raise ValidationError("must not contain control, invisible or bidirectional formatting "
+                              f"characters (U+{ord(found):04X})")
+    # A letter, digit, punctuation mark or symbol: whitespace, joiners and marks alone show nothing.
+    if not any(unicodedata.category(char)[0] in "LNPS" and char not in BLANK_LETTERS
+               for char in value):
+        raise ValidationError("must contain a visible character")
 
 
 # bcrypt reads 72 bytes of a password: a longer one is refused, never silently cut.

@@ -90,18 +90,19 @@ class VolunteerService(ExposesMetrics):
     def _check_password(self, user, password, scopes):
         """The user when ``password`` is theirs; otherwise count a failure and answer 401.
 
-        A locked account or address is refused (429) before the password is looked at, so the
-        right password cannot be found by guessing through a lock.
+        The check runs only in one of the budget's places for the account and the address,
+        taken before bcrypt (throttle.py): however many guesses race, at most a budget of wrong
+        passwords is checked, and a locked account or address is refused (429) unchecked.
         """
-        attempts = throttle.Throttle(self.store.login_attempts, self.clock)
-        attempts.refuse_if_locked(*scopes)
+        budgets = throttle.budgets(self.config)
+        check = throttle.Throttle(self.store.login_attempts, self.clock).begin_check(
+            zip(scopes, (budgets["account"], budgets["address"])))
         # An unknown user is checked against a dummy hash: both answers take one bcrypt check.
         hashed = user["password_hash"] if user is not None else self._dummy_hash()
         if tpool.execute(domain.password_matches, password, hashed) and user is not None:
+            check.passed()
             return user
-        budgets = throttle.budgets(self.config)
-        for scope, budget in zip(scopes, (budgets["account"], budgets["address"])):
-            attempts.record_failure(scope, budget)
+        check.failed()
         raise Unauthenticated("wrong username or password", code="invalid_credentials")
 
     def _dummy_hash(self):
@@ -121,11 +122,16 @@ class VolunteerService(ExposesMetrics):
     def _password_hash(self, password):
         return tpool.execute(domain.hash_password, password, bcrypt_rounds(self.config))
 
-    def _username_key(self, username):
-        """The ``_id`` of a new login; 409 when the name is taken in any case."""
-        if self.store.find_user(username) is not None:
+    @staticmethod
+    def _replayed_login(stored, username, request_key):
+        """``stored``, the login that holds ``username``, when this request made it; else 409.
+
+        A login made by a request keeps its request_key: the gateway re-runs a request whose
+        outcome it lost under the same key, and that re-run must find its login, not a clash.
+        """
+        if stored is None or request_key is None or stored.get("request_key") != request_key:
             raise Conflict(f"username {username} is taken", code="username_taken")
-        return domain.username_key(username)
+        return stored
 
     @rpc
     def change_password(self, actor, body, client_address=None):
@@ -168,9 +174,13 @@ class VolunteerService(ExposesMetrics):
         actor = load(contracts.ActorSchema(), actor)
         require_role(actor, "admin")
         data = load(contracts.UserIn(), body)
-        user = {"_id": self._username_key(data["username"]), "role": data["role"],
+        existing = self.store.find_user(data["username"])
+        if existing is not None:
+            return schemas.UserOut().dump(
+                self._replayed_login(existing, data["username"], request_key))
+        user = {"_id": domain.username_key(data["username"]), "role": data["role"],
                 "created_at": now(), "center_id": None, "community_id": None,
-                "merchant_id": None}
+                "merchant_id": None, "request_key": request_key}
         if data["role"] == "center_staff":
             if not data["center_id"]:
                 raise InvalidInput("center staff belong to a center",
@@ -184,9 +194,10 @@ class VolunteerService(ExposesMetrics):
             merchant = self.rewards.get_merchant(data["merchant_id"])
             user.update(merchant_id=merchant["id"], community_id=merchant["community_id"])
         user["password_hash"] = self._password_hash(data["password"])
-        self.store.insert_new(self.store.users, user, f"username {data['username']} is taken",
-                              code="username_taken")
-        return schemas.UserOut().dump(user)
+        stored, created = self.store.insert_or_replay(self.store.users, user)
+        if not created:  # a concurrent request took the name, or ran this same request
+            stored = self._replayed_login(stored, data["username"], request_key)
+        return schemas.UserOut().dump(stored)
 
     # --- tenancy -----------------------------------------------------------------------------
 
@@ -244,7 +255,7 @@ class VolunteerService(ExposesMetrics):
             throttle.Throttle(self.store.login_attempts, self.clock).take_slot(
                 throttle.address_scope(client_address),
                 throttle.budgets(self.config)["registration"])
-        if actor is not None and actor["role"] != "volunteer":
+        else:  # a volunteer's or merchant's token registers nobody, in any community
             domain.require_staff_of_community(actor, data["community_id"])
         self.store.get(self.store.communities, data["community_id"], "community")
         volunteer_id = id_for_request("vol", request_key)

@@ -6,7 +6,15 @@ reaches a budget locks its scope; a lock that follows the previous one within LO
 twice as long (up to MAX_LOCK). While a scope is locked every attempt is refused with 429 and
 Retry-After, the right password included, and the password is not even checked.
 
-All counting is by inserting numbered documents (services.shared.sequence) into one collection:
+A password is checked only while holding a place: each scope has ``limit`` places per window
+since its last lock, and an attempt takes a free one by a unique insert BEFORE bcrypt runs. A
+wrong password keeps its place (it is a failure), a right one gives it back. So under any
+concurrency at most ``limit`` wrong passwords are checked before the lock; an attempt that finds
+no free place is refused (429) without a check. (Checking the lock first and counting after
+bcrypt let 40 parallel guesses all reach bcrypt before the first failure was counted.)
+
+All counting is by inserting documents with unique ``_id``s into one collection:
+  check:<scope>:<lock count>:<window>:<k>  place k (1..limit) for a password check
   fail:<scope>:<lock count>:<window>:<n>   the n-th failure in a window since the last lock
   lock:<scope>:<k>                         the k-th lock, {until, seconds}
   slot:<scope>:<window>:<n>                the n-th self-registration in a window
@@ -14,7 +22,8 @@ so concurrent attempts never lose a count, and everything is looked up by ``_id`
 """
 import datetime as dt
 import math
-from dataclasses import dataclass
+import random
+from dataclasses import dataclass, field
 
 from pymongo.errors import DuplicateKeyError
 
@@ -78,30 +87,59 @@ class Throttle:
         return count, (self.attempts.find_one({"_id": numbered_id(f"lock:{scope}", count)})
                        if count else None)
 
-    def refuse_if_locked(self, *scopes):
-        """429 with the longest remaining wait when any scope is locked."""
+    def begin_check(self, scoped_budgets):
+        """A place for one password check in each (scope, budget); 429 when a scope has none.
+
+        Refused with the longest remaining wait when a scope is locked. Call ``passed`` or
+        ``failed`` on the answer once the password is checked.
+        """
         at = self.clock()
-        ends = [lock["until"] for lock in (self._last_lock(scope)[1] for scope in scopes)
-                if lock is not None and lock["until"] > at]
+        counts = [(scope, budget) + self._last_lock(scope) for scope, budget in scoped_budgets]
+        ends = [lock["until"] for *_, lock in counts if lock is not None and lock["until"] > at]
         if ends:
             raise TooManyAttempts("too many failed attempts: try again later",
                                   retry_after=_seconds_until(max(ends), at))
+        check = PasswordCheck(self, at)
+        for scope, budget, locks, _ in counts:
+            window = int(at.timestamp()) // budget.window_seconds
+            place = self._take_place(f"{scope}:{locks}:{window}", budget.limit, at)
+            if place is None:
+                check.passed()  # gives back the places taken in the other scopes
+                # The places are held by failures about to lock the scope, or by checks still
+                # running: either way the answer is known in a moment.
+                raise TooManyAttempts("too many failed attempts: try again later",
+                                      retry_after=1)
+            check.places.append((scope, budget, locks, window, place))
+        return check
 
-    def record_failure(self, scope, budget):
-        """Count one failure; the one that reaches the budget locks the scope."""
-        at = self.clock()
-        locks, last_lock = self._last_lock(scope)
-        window = int(at.timestamp()) // budget.window_seconds
+    def _take_place(self, counted, limit, at):
+        """The ``_id`` of a free place among the ``limit`` of ``counted``, taken; None if full."""
+        # From a random place on: racing attempts rarely try the same places one after another.
+        start = random.randrange(limit)
+        for k in range(limit):
+            place = numbered_id(f"check:{counted}", (start + k) % limit + 1)
+            try:
+                self.attempts.insert_one({"_id": place, "at": at})
+                return place
+            except DuplicateKeyError:
+                continue
+        return None
+
+    def record_failure(self, scope, budget, locks, window, at):
+        """Count one failure in ``window`` since lock ``locks``; the one that reaches the budget
+        locks the scope."""
         n = insert_next(self.attempts, f"fail:{scope}:{locks}:{window}", {"at": at})
         if n != budget.limit:
             return
+        last_lock = (self.attempts.find_one({"_id": numbered_id(f"lock:{scope}", locks)})
+                     if locks else None)
         seconds = next_lock_seconds(last_lock, budget, at)
         try:
             self.attempts.insert_one({"_id": numbered_id(f"lock:{scope}", locks + 1), "at": at,
                                       "until": at + dt.timedelta(seconds=seconds),
                                       "seconds": seconds})
         except DuplicateKeyError:
-            pass  # locked already by a failure counted under a later lock number
+            pass  # locked already, by the failures of another window since the same lock
 
     def take_slot(self, scope, budget):
         """Count one attempt; 429 until the window ends once the budget is used up."""
@@ -115,3 +153,21 @@ class Throttle:
                                                     dt.timezone.utc)
             raise TooManyAttempts("too many registrations from this address: try again later",
                                   retry_after=_seconds_until(window_ends, at))
+
+
+@dataclass
+class PasswordCheck:
+    """The places one login attempt holds while its password is checked."""
+    throttle: Throttle
+    at: dt.datetime
+    places: list = field(default_factory=list)  # (scope, budget, locks, window, place _id)
+
+    def passed(self):
+        """The right password: its places are free again (a success is not a failure)."""
+        for *_, place in self.places:
+            self.throttle.attempts.delete_one({"_id": place})
+
+    def failed(self):
+        """A wrong password keeps its places and counts as a failure in each scope."""
+        for scope, budget, locks, window, _ in self.places:
+            self.throttle.record_failure(scope, budget, locks, window, self.at)

@@ -1,8 +1,10 @@
 """Logins (issue 5, items 9, 12, 14): throttles, long passwords, usernames without regard to case,
 names without control characters, password changes and disabled logins, on the in-memory store."""
 import datetime as dt
+from types import SimpleNamespace
 from unittest.mock import MagicMock
 
+import eventlet
 import pytest
 from nameko.testing.services import worker_factory
 
@@ -13,6 +15,7 @@ from services.shared.errors import (Conflict, Forbidden, InvalidInput, TooManyAt
                                     Unauthenticated)
 from services.shared.sequence import insert_next, last_number
 from services.volunteer import domain, throttle
+from services.volunteer import service as volunteer_service
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
 from tests.unit.fakes import FakeCollection, FakeDatabase
@@ -117,6 +120,55 @@ def test_failures_in_an_earlier_window_do_not_add_up(service, clock):
     assert service.authenticate("liwei", "li-pass-123")["user_id"] == "liwei"
 
 
+def race(call, attempts):
+    """``call`` ``attempts`` times at once in greenthreads; the status each answered."""
+    def status(_):
+        try:
+            call()
+            return 200
+        except (Unauthenticated, TooManyAttempts) as error:
+            return error.status
+    return list(eventlet.GreenPool(attempts).imap(status, range(attempts)))
+
+
+@pytest.fixture
+def yielding_bcrypt(monkeypatch):
+    """bcrypt checks that yield as the real ones do in a thread, so racing attempts interleave:
+    every attempt runs up to its check before any check answers. Returns the checks made."""
+    checks = []
+
+    def execute(function, *args):
+        if function is domain.password_matches:
+            checks.append(args[0])
+        eventlet.sleep(0)
+        return function(*args)
+    monkeypatch.setattr(volunteer_service, "tpool", SimpleNamespace(execute=execute))
+    return checks
+
+
+def test_racing_wrong_passwords_check_at_most_the_budget(service, yielding_bcrypt):
+    register(service)
+    del yielding_bcrypt[:]
+    statuses = race(lambda: service.authenticate("liwei", "wrong-password", "10.0.0.2"), 40)
+    # Before places were taken ahead of bcrypt, all 40 passed the lock check and were 401.
+    assert statuses.count(401) == 5 and statuses.count(429) == 35
+    assert len(yielding_bcrypt) == 5
+    refused(lambda: service.authenticate("liwei", "li-pass-123", "10.0.0.3"), TooManyAttempts)
+
+
+def test_racing_right_passwords_are_never_counted(service, yielding_bcrypt):
+    register(service)
+    for _ in range(4):
+        refused(lambda: service.authenticate("liwei", "wrong-password"))
+    for _ in range(10):  # one place is left: one check at a time, and each gives it back
+        statuses = race(lambda: service.authenticate("liwei", "li-pass-123"), 3)
+        assert sorted(statuses) == [200, 429, 429]
+    assert service.authenticate("liwei", "li-pass-123")["user_id"] == "liwei"
+    held = [key for key in service.store.login_attempts.docs
+            if key.startswith("check:account:liwei:")]
+    assert len(held) == 4  # the four failures' places, and no more
+
+
 def test_an_unknown_username_locks_like_a_known_one(service):
     for _ in range(5):
         refused(lambda: service.authenticate("nobody", "wrong-password"))
@@ -198,6 +250,39 @@ def test_a_login_stored_before_casefolding_still_signs_in(service):
         "username": "Wang", "password": "staff-pass-1", "role": "admin"}), Conflict)
 
 
+def test_a_create_user_rerun_under_its_request_key_finds_its_login(service):
+    # The gateway lost the answer; once the claim is stale it runs the request again under the
+    # same request_key: that must find the login it made, not a clash it then keeps for good.
+    body = {"username": "Wang", "password": "staff-pass-1", "role": "admin"}
+    first = service.create_user(ADMIN, body, "req-1")
+    assert service.create_user(ADMIN, body, "req-1") == first
+    assert first["username"] == "wang" and set(first).isdisjoint({"request_key", "password_hash"})
+    assert refused(lambda: service.create_user(ADMIN, dict(body, username="WANG"), "req-2"),
+                   Conflict).code == "username_taken"
+    refused(lambda: service.create_user(ADMIN, body), Conflict)
+
+
+def test_racing_runs_of_one_create_user_both_answer_its_login(service, yielding_bcrypt):
+    body = {"username": "zhao", "password": "staff-pass-1", "role": "admin"}
+    pool = eventlet.GreenPool(2)  # both look the name up, then hash: the second insert clashes
+    first, second = pool.imap(lambda _: service.create_user(ADMIN, body, "req-1"), range(2))
+    assert first == second and first["username"] == "zhao"
+
+
+@pytest.mark.parametrize("actor", [
+    {"user_id": "li", "role": "volunteer", "subject_id": "vol_1", "community_id": "com_1"},
+    {"user_id": "shop", "role": "merchant", "subject_id": "mer_1", "merchant_id": "mer_1",
+     "community_id": "com_1"}])
+@pytest.mark.parametrize("community", ["com_1", "com_2"])
+def test_a_volunteer_or_merchant_registers_no_volunteer(service, actor, community):
+    service.store.communities.insert_one({"_id": "com_2", "name": "y", "code": "y"})
+    error = refused(lambda: service.register_volunteer(actor, {
+        "community_id": community, "name": "王芳", "phone": "13800000000", "username": "fang",
+        "password": "li-pass-123"}, None, "10.0.0.1"), Forbidden)
+    assert (error.status, error.code) == (403, "forbidden")
+    assert service.store.find_user("fang") is None
+
+
 def test_community_codes_are_unique_regardless_of_case(service):
     assert service.create_community(ADMIN, {"name": "新华", "code": "XinHua"})["code"] == "xinhua"
     assert refused(lambda: service.create_community(ADMIN, {"name": "新华", "code": "xinHUA"}),
@@ -206,8 +291,13 @@ def test_community_codes_are_unique_regardless_of_case(service):
 
 # --- item 12: names refuse control characters --------------------------------------------------
 
-@pytest.mark.parametrize("bad", ["a\x00b", "a\x07b", "line\nbreak", "a\x85b", "a\u202eb",
-                                 "a\u2066b", "a\u2069", "a\u2028b"])
+@pytest.mark.parametrize("bad", [
+    "a\x00b", "a\x07b", "line\nbreak", "a\x85b", "a\u202eb", "a\u2066b", "a\u2069", "a\u2028b",
+    # Invisible format characters (Cf): zero-width space, direction marks, the Arabic letter
+    # mark, the byte-order mark, the soft hyphen, the word joiner.
+    "\u200b\u200b", "a\u200eb", "a\u200fb", "a\u061cb", "\ufeffab", "a\u00adb", "a\u2060b",
+    # Names that show nothing: blanks, joiners alone, a Hangul filler, a lone combining mark.
+    " ", "\u3000\u00a0", "\u200d", "\u200c\u200d", "\u3164", "\u0301"])
 @pytest.mark.parametrize("schema,field,body", [
     (contracts.VolunteerIn, "name", {"community_id": "c", "phone": "13800000000",
                                      "username": "li1", "password": "li-pass-123"}),
@@ -225,7 +315,8 @@ def test_names_refuse_control_and_bidi_characters(schema, field, body, bad):
     assert list(caught.value.fields) == [field]
 
 
-@pytest.mark.parametrize("name", ["李伟", "Zoë O'Brien", "👩‍👩‍👧 family", "مرحبا"])
+@pytest.mark.parametrize("name", ["李伟", "Zoë O'Brien", "👩\u200d👩\u200d👧 family", "مرحبا",
+                                  "می\u200cخواهم", "❤\ufe0f\u200d🔥", " 李 伟 "])
 def test_ordinary_names_pass(name):
     load(contracts.CommunityIn(), {"name": name, "code": "x"})
 
