@@ -4,8 +4,9 @@ Stock is an append-only log per reward (``shared.appendlog``): taking stock is a
 not bring the total below zero, giving it back is another entry, each keyed by its redemption.
 """
 from services.rewards.catalog import Catalog
-from services.rewards.domain import with_outcome
+from services.rewards.domain import CANCELLED, CONFIRMED, FAILED, FULFILLED, with_outcome
 from services.shared.appendlog import AppendLog
+from services.shared.clock import now
 from services.shared.inflight import InFlight
 from services.shared.storage import get_or_404, insert_or_replay
 
@@ -16,6 +17,7 @@ class RewardsStore:
         self.rewards = db.rewards
         self.redemptions = db.redemptions  # what was asked: never changed once stored
         self.outcomes = db.redemption_outcomes  # _id = redemption id: decided once
+        self.migrations = db.migrations  # one-off backfills done, by name
         self.pending = InFlight(db.pending_redemptions)  # sagas under way
         self.stock = AppendLog(db, "stock")
         self.catalog = Catalog(db)  # which rewards a catalog page lists
@@ -24,6 +26,21 @@ class RewardsStore:
         self.stock.ensure_indexes()
         self.catalog.ensure_indexes()
         self.catalog.backfill(self.rewards)
+        self.backfill_outcomes()
+
+    def backfill_outcomes(self):
+        """Redemptions finished before outcomes were documents kept their status on
+        themselves: give each its outcome, once per database (else they would read as pending
+        and a retry would run their saga again)."""
+        if self.migrations.find_one({"_id": "redemption_outcomes"}) is not None:
+            return
+        for redemption in self.redemptions.find({}):
+            if redemption.get("status") in (CONFIRMED, FAILED, FULFILLED, CANCELLED):
+                self.insert_or_replay(self.outcomes, {
+                    "_id": redemption["_id"], "status": redemption["status"],
+                    "failure": redemption.get("failure"),
+                    "at": redemption.get("finished_at") or redemption.get("created_at")})
+        self.insert_or_replay(self.migrations, {"_id": "redemption_outcomes", "at": now()})
 
     def redemption(self, rid):
         """The stored redemption with its status (from its outcome), or None."""

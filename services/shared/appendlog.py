@@ -68,6 +68,8 @@ class AppendLog:
     SKIP_AHEAD_AFTER = 16  # entries walked past an undecided claim before it is moved forward
 
     def __init__(self, db, name, sleep=None):
+        self.name = name
+        self.migrations = db[f"{name}_migrations"]
         self.entries = db[name]
         self.heads = db[f"{name}_heads"]
         self.keys = db[f"{name}_keys"]
@@ -75,6 +77,31 @@ class AppendLog:
 
     def ensure_indexes(self):
         self.entries.create_index("key", unique=True, name="key_unique")
+        self.backfill_claims()
+
+    def backfill_claims(self):
+        """Claim the keys of entries appended before keys were claimed; once per log.
+
+        Without a claim such a key would look unused: a redelivered approval would clash on
+        the unique key, find no outcome and retry until Busy, and a revocation would never find
+        the credit it reverses. A one-off full read, at start; a crash part-way only means it
+        runs again, and each claim is an insert that a second run finds taken.
+        """
+        if self.migrations.find_one({"_id": "claims"}) is not None:
+            return
+        for entry in self.entries.find({}):
+            if entry.get("refused") or "seq" not in entry:
+                continue
+            try:
+                self.keys.insert_one({"_id": entry["key"], "stream": entry["stream"],
+                                      "delta": entry["delta"], "from_seq": entry["seq"] - 1,
+                                      "backfilled": True})
+            except DuplicateKeyError:
+                pass  # claimed already (by a writer, or an earlier run of this)
+        try:
+            self.migrations.insert_one({"_id": "claims", "at": clock.now()})
+        except DuplicateKeyError:
+            pass  # another process finished it too
 
     def head(self, stream):
         """(seq, total) of the last entry of ``stream``; (0, 0) when it has none."""
@@ -170,7 +197,10 @@ class AppendLog:
             stored = self.keys.find_one({"_id": key})
         if stored is None:  # claims are never deleted; only a broken store gets here
             raise RuntimeError(f"key {key} clashed but cannot be read")
-        if stored["stream"] != stream or stored.get("delta") != delta:
+        # A backfilled claim recorded its entry's amount, which a planned movement (delta
+        # None: decided against the balance) did not fix in advance.
+        same_delta = stored.get("delta") == delta or (stored.get("backfilled") and delta is None)
+        if stored["stream"] != stream or not same_delta:
             raise KeyReused(f"key {key} already names another movement",
                             fields={"key": ["used for another account or amount"]})
         return stored, False

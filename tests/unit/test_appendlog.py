@@ -216,3 +216,23 @@ def test_an_undecided_claim_on_a_busy_stream_is_walked_once(log):
     assert log.keys.find_one({"_id": "spend"})["from_seq"] == 40
     entry, created = log.append("acct", -20, key="spend")
     assert created and entry["seq"] == 41 and log.find_by_key("spend") == entry
+
+
+def test_entries_from_before_claims_are_claimed_once_at_start(db):
+    """Data written by the earlier code (entries with a key, no claim) keeps working."""
+    legacy = db["log"]
+    legacy.insert_one({"_id": "acct:1", "stream": "acct", "seq": 1, "delta": 25,
+                       "total_after": 25, "key": "hours:r1:credit"})
+    legacy.insert_one({"_id": "acct:2", "stream": "acct", "seq": 2, "delta": -5,
+                       "total_after": 20, "key": "hours:r1:reversal"})
+    log = new_log(db)  # ensure_indexes backfills
+    assert log.find_by_key("hours:r1:credit")["_id"] == "acct:1"
+    assert log.append("acct", 25, key="hours:r1:credit", floor=None) == (
+        log.find_by_key("hours:r1:credit"), False)  # a redelivered approval: a replay
+    replay, created = log.append_planned("acct", "hours:r1:reversal",
+                                         lambda total: (-total, {}))
+    assert (replay["_id"], created) == ("acct:2", False)
+    assert log.total("acct") == 20
+    db["log_keys"].docs.clear()  # marked done: a second start does not read everything again
+    new_log(db)
+    assert log.find_by_key("hours:r1:credit") is None

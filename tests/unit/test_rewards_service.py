@@ -168,3 +168,14 @@ def test_a_retry_with_another_body_is_refused_not_run_on_the_stored_redemption(s
     assert "quantity" in reused.value.fields
     assert store.stock.total("rwd_1") == INITIAL_STOCK - 1
     assert store.redemption(first["id"])["quantity"] == 1
+
+
+def test_redemptions_finished_before_outcomes_were_documents_keep_their_status(db):
+    store = RewardsStore(db)
+    db.redemptions.insert_one({
+        "_id": "rdm_old", "reward_id": "rwd_1", "volunteer_id": "vol_1", "quantity": 1,
+        "points": 30, "status": "confirmed", "failure": None, "by": "usr_li",
+        "pickup_code": "123456"})
+    store.ensure_indexes()
+    assert store.redemption("rdm_old")["status"] == "confirmed"
+    assert store.pending.collection.find_one({}) is None
