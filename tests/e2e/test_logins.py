@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.conftest import new_community
 from tests.e2e.test_api_contract import error_of
 
 TOKEN = "/api/v1/auth/token"
@@ -67,13 +68,27 @@ def test_usernames_and_community_codes_clash_regardless_of_case(api, center, adm
                       token=admin), 409, "code_taken")
 
 
-@pytest.mark.parametrize("bad", ["\x00", "\u202e", "\u2067", "\x1b[31m", "\x85"])
+@pytest.mark.parametrize("bad", ["\x00", "\u202e", "\u2067", "\x1b[31m", "\x85",
+                                 "\u200b", "\u200e", "\u200f", "\u061c", "\ufeff"])
 def test_names_with_control_characters_are_400_naming_the_field(api, center, admin, bad):
     error = error_of(new_volunteer(api, center, name=f"王{bad}芳"), 400, "invalid_input")
     assert list(error["fields"]) == ["name"]
     error = error_of(api.post("/api/v1/communities", {"name": f"社区{bad}", "code": fresh()},
                               token=admin), 400, "invalid_input")
     assert list(error["fields"]) == ["name"]
+
+
+@pytest.mark.parametrize("name", ["\u200b\u200b", " \u200d "])
+def test_a_name_that_shows_nothing_is_400_naming_it(api, center, name):
+    error = error_of(new_volunteer(api, center, name=name), 400, "invalid_input")
+    assert list(error["fields"]) == ["name"]
+
+
+def test_a_volunteer_token_registers_no_volunteer_in_any_community(api, center, admin):
+    other_community = new_community(api, admin)[0]
+    for community_id in (center["community_id"], other_community["id"]):
+        error_of(new_volunteer(api, dict(center, community_id=community_id,
+                                         staff=center["volunteer"])), 403, "forbidden")
 
 
 def test_a_signed_out_token_is_401(api, center):
