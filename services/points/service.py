@@ -3,6 +3,7 @@
 Approvals arrive as events, possibly more than once; each credit is keyed by its hours record,
 so it lands exactly once. Debits come by RPC from the rewards service, keyed by redemption.
 """
+import contextlib
 import logging
 
 from marshmallow import ValidationError
@@ -14,7 +15,7 @@ from services.points.ledger import Ledger
 from services.shared import contracts
 from services.shared.clock import now
 from services.shared.contracts import load
-from services.shared.errors import InsufficientPoints
+from services.shared.errors import InsufficientPoints, TimebankError
 from services.shared.metrics import ExposesMetrics
 from services.shared.storage import MongoStore
 
@@ -38,11 +39,10 @@ class PointsService(ExposesMetrics):
     # payload that can never be valid is parked instead of retried forever.
     @event_handler(*contracts.HOURS_APPROVED, requeue_on_error=True)
     def on_hours_approved(self, payload):
-        try:
-            event = contracts.HoursApprovedSchema().load(payload)
-        except ValidationError as exc:
-            self._park("hours_approved", payload, exc.messages)
-            return
+        with self._parked_if_refused("hours_approved", payload):
+            self._credit(contracts.HoursApprovedSchema().load(payload))
+
+    def _credit(self, event):
         credit = scheme.credit_for(event["minutes"])
         record_id = event["record_id"]
         entry, created = self.ledger.credit(
@@ -62,11 +62,10 @@ class PointsService(ExposesMetrics):
         credit is stored as waiting (not requeued in a loop) and the credit, when it lands,
         applies it. Each side stores its fact first, then looks for the other's, so whichever
         comes second sees the first; both may reverse, once, under the reversal's key."""
-        try:
-            event = contracts.HoursRevokedSchema().load(payload)
-        except ValidationError as exc:
-            self._park("hours_revoked", payload, exc.messages)
-            return
+        with self._parked_if_refused("hours_revoked", payload):
+            self._revoke(contracts.HoursRevokedSchema().load(payload), payload)
+
+    def _revoke(self, event, payload):
         record_id = event["record_id"]
         credit = self.ledger.find(f"hours:{record_id}:credit")
         if credit is None:
@@ -97,6 +96,20 @@ class PointsService(ExposesMetrics):
                                              key=f"hours:{record_id}:reversal", plan=reversal)
         if created:
             self.metrics.count("points_reversed")
+
+    @contextlib.contextmanager
+    def _parked_if_refused(self, event_type, payload):
+        """An event that can never be handled (a payload that does not validate, or one the
+        ledger refuses for good, e.g. a key already used for another amount) is parked for an
+        operator instead of requeued for ever; anything else (the store away) is requeued."""
+        try:
+            yield
+        except ValidationError as exc:
+            self._park(event_type, payload, exc.messages)
+        except TimebankError as exc:
+            if exc.status >= 500:
+                raise
+            self._park(event_type, payload, {"_refused": [exc.code, exc.message]})
 
     def _park(self, event_type, payload, errors):
         log.error("invalid %s event parked: %s", event_type, errors)

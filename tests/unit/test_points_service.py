@@ -121,3 +121,14 @@ def test_revocation_after_spending_reverses_only_what_is_left(service, ledger):
     assert reversal["delta"] == -15
     assert "10 points already spent" in reversal["reason"]
     assert ledger.accounts.verify("vol_1")
+
+
+def test_an_approval_the_ledger_refuses_for_good_is_parked_not_requeued(service, ledger):
+    """The same record's credit key arriving with another amount (KeyReused) can never
+    succeed: requeued, it would come back for ever."""
+    service.on_hours_approved(APPROVED)
+    service.on_hours_approved(dict(APPROVED, minutes=300))  # must not raise: parked
+    [parked] = list(ledger.parked.find({}))
+    assert parked["type"] == "hours_approved"
+    assert parked["errors"]["_refused"][0] == "idempotency_key_reused"
+    assert ledger.balance("vol_1") == 25
