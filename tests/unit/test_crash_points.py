@@ -348,6 +348,39 @@ def test_a_crash_before_any_store_operation_leaves_the_invariants_intact(flow):
     assert not failures, failures[:5]
 
 
+@pytest.mark.parametrize("flow", FLOWS)
+def test_a_crash_during_recovery_is_finished_by_the_next_recovery(flow):
+    """Crash the flow before operation k, then crash the recovery itself before its operation
+    m, for every k and m: the next recovery must still finish everything."""
+    setup, action, replay = FLOWS[flow]
+    make = world_for(setup)
+    runs, failures = 0, []
+    for k, world, _ in crash_points(make, action):
+        world.credit(LATE_CREDIT, "late")
+        start = world.hook.count
+        world.recover()
+        recovery_ops = world.hook.count - start  # what recovery does after this crash
+        for m in range(recovery_ops):
+            world = make()
+            world.hook.crash_at = world.hook.count + k
+            try:
+                action(world)
+            except (Exception, Crash):  # noqa: BLE001 - the flow's own crash or refusal
+                pass
+            world.credit(LATE_CREDIT, "late")
+            world.hook.crash_at = world.hook.count + m
+            try:
+                world.recover()
+            except Crash:
+                pass
+            broken = settle(world, replay)
+            runs += 1
+            if broken:
+                failures.append((k, m, broken))
+    assert runs >= 10
+    assert not failures, failures[:3]
+
+
 @pytest.mark.parametrize("flow", [f for f in FLOWS if f.startswith("redemption")])
 def test_a_lost_debit_reply_is_finished_by_recovery(flow):
     _, action, replay = FLOWS[flow]
