@@ -4,6 +4,7 @@ Approvals arrive as events, possibly more than once; each credit is keyed by its
 so it lands exactly once. Debits come by RPC from the rewards service, keyed by redemption.
 """
 import contextlib
+import datetime as dt
 import logging
 
 from marshmallow import ValidationError
@@ -11,7 +12,7 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 
 from services.points import scheme
-from services.points.ledger import Ledger
+from services.points.ledger import Ledger, expires_at
 from services.shared import contracts
 from services.shared.clock import now
 from services.shared.contracts import load
@@ -78,22 +79,13 @@ class PointsService(ExposesMetrics):
 
     def _reverse(self, credit, event):
         record_id = event["record_id"]
-
-        def reversal(balance):
-            # Points already spent cannot be taken back: reverse what the balance still holds
-            # (never below zero) and say so in the entry. Planned against the very total the
-            # entry is appended to, so a balance moving meanwhile cannot breach the floor.
-            reversible = min(credit["delta"], balance)
-            shortfall = credit["delta"] - reversible
-            reason = f"hours revoked: {event['reason']}"
-            if shortfall:
-                reason += f" ({shortfall} points already spent were not reversed)"
-            return -reversible, {"kind": "reversal", "reason": reason,
-                                 "ref": {"type": "hours", "id": record_id},
-                                 "by": event["revoked_by"]}
-
-        entry, created = self.ledger.reverse(event["volunteer_id"],
-                                             key=f"hours:{record_id}:reversal", plan=reversal)
+        # What was already spent cannot be taken back: the balance stops at zero and the rest
+        # is owed, paid by the next credits (Ledger.reverse plans it against the very entry it
+        # is appended after, so a balance moving meanwhile cannot breach the floor).
+        entry, created = self.ledger.reverse(
+            event["volunteer_id"], f"hours:{record_id}:reversal", credit, kind="reversal",
+            reason=f"hours revoked: {event['reason']}", ref={"type": "hours", "id": record_id},
+            by=event["revoked_by"])
         if created:
             self.metrics.count("points_reversed")
 
@@ -138,10 +130,14 @@ class PointsService(ExposesMetrics):
 
     @rpc
     def get_balance(self, account):
-        balance = self.ledger.balance(account)
+        """The balance off the last entry, with its points by expiry date (oldest first) and
+        any debt a revocation left."""
+        state = self.ledger.state(account)
+        expiring = [{"points": points, "expires_at": expires_at(dt.date.fromisoformat(date))}
+                    for date, points in sorted(state["lots"].items())]
         return contracts.BalanceSchema().dump({
-            "volunteer_id": account, "balance": balance, "reserved": 0,
-            "available": balance, "expiring": []})
+            "volunteer_id": account, "balance": state["balance"], "reserved": 0,
+            "available": state["balance"], "owed": state["owed"], "expiring": expiring})
 
     @rpc
     def statement(self, query):

@@ -19,11 +19,16 @@ Why this shape:
   for another stream or amount is refused (KeyReused) instead of being taken as a replay.
   The claim also records the head at claim time: the key's entry, if any, lies after it.
 - ``_id`` is the key we look entries up by, which FerretDB serves from its primary key; a head
-  hint ``{_id: s, seq, total_after}`` in a side collection saves scanning for the end. The hint
-  may lag (it is written after the entry, without a lock); readers probe forward from it, so a
-  stale hint costs a lookup, never a wrong total.
+  hint ``{_id: s, seq, total_after, entry}`` in a side collection saves scanning for the end. The
+  hint may lag (it is written after the entry, without a lock); readers probe forward from it, so
+  a stale hint costs a lookup, never a wrong total.
+- Tamper evidence: entry n carries ``hash`` = SHA-256 over its content and entry n-1's hash.
+  Entry n is computed from entry n-1 as read, and only one writer can insert n, so the chain is
+  consistent without a lock; editing any stored entry breaks it from there on.
 """
 import datetime as dt
+import hashlib
+import json
 import random
 import time
 
@@ -47,6 +52,32 @@ AT_DISORDER = dt.timedelta(seconds=2)
 
 def _pause(seconds):
     time.sleep(seconds)  # eventlet-patched in the services: other greenthreads run meanwhile
+
+
+GENESIS_HASH = "0" * 64  # what entry 1 (or the first entry written with a hash) chains to
+
+
+def stored_instant(moment):
+    """``moment`` as the store keeps it: BSON dates hold milliseconds, and the hash must be
+    over what a reader gets back."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _canonical(value):
+    if isinstance(value, dt.datetime):
+        if value.utcoffset() is not None:
+            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    raise TypeError(f"cannot hash a {type(value).__name__}")
+
+
+def entry_hash(doc, prev_hash):
+    """SHA-256 hex of an entry: every field but ``_id`` and ``hash``, as JSON with sorted keys
+    (datetimes as UTC with milliseconds), followed by the previous entry's hash."""
+    content = {k: v for k, v in doc.items() if k not in ("_id", "hash")}
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=_canonical)
+    return hashlib.sha256(f"{text}|{prev_hash}".encode()).hexdigest()
 
 
 def entry_id(stream, seq):
@@ -105,13 +136,22 @@ class AppendLog:
 
     def head(self, stream):
         """(seq, total) of the last entry of ``stream``; (0, 0) when it has none."""
+        seq, last = self.last_entry(stream)
+        return seq, last.get("total_after", 0)
+
+    def last_entry(self, stream):
+        """(seq, document) of the last entry of ``stream``; (0, {}) when it has none. The hint
+        carries a copy of the entry it points at, so an up-to-date hint costs two lookups."""
         hint = self.heads.find_one({"_id": stream}) or {}
-        seq, total = hint.get("seq", 0), hint.get("total_after", 0)
+        seq, last = hint.get("seq", 0), hint.get("entry")
+        if last is None and seq:  # a hint written before hints carried their entry
+            last = self.entries.find_one({"_id": entry_id(stream, seq)})
+        last = last or {}
         while True:
-            nxt = self.entries.find_one({"_id": entry_id(stream, seq + 1)}, {"total_after": 1})
+            nxt = self.entries.find_one({"_id": entry_id(stream, seq + 1)})
             if nxt is None:
-                return seq, total
-            seq, total = seq + 1, nxt["total_after"]
+                return seq, last
+            seq, last = seq + 1, nxt
 
     def total(self, stream):
         return self.head(stream)[1]
@@ -135,17 +175,19 @@ class AppendLog:
         """
         if not isinstance(delta, int) or isinstance(delta, bool):
             raise TypeError("delta must be an int")
-        return self.append_planned(stream, key, lambda total: (delta, fields), floor=floor,
-                                   claimed_delta=delta, now=now)
+        return self.append_planned(stream, key, lambda total, previous: (delta, fields),
+                                   floor=floor, claimed_delta=delta, now=now)
 
     def append_planned(self, stream, key, plan, floor=0, claimed_delta=None, now=None):
-        """Append what ``plan(total) -> (delta, fields)`` decides against the current total.
+        """Append what ``plan(total, previous) -> (delta, fields)`` decides against the current
+        total and the previous entry's document ({} for the first entry).
 
         For movements whose amount depends on the balance (a reversal takes back what is still
-        there): the plan is re-run on every retry, so it always sees the total it is applied to.
+        there) or on state carried from entry to entry (a debt, expiry lots): the plan is re-run
+        on every retry, so it always sees the entry it is appended after.
         ``claimed_delta`` None means the key's amount is not fixed in advance.
         """
-        head = self.head(stream)
+        head = self.last_entry(stream)
         claim, fresh = self._claim(stream, key, claimed_delta, head[0])
         if not fresh:
             outcome = self._outcome(claim)
@@ -155,9 +197,10 @@ class AppendLog:
             if attempt:
                 self._sleep(random.uniform(0, min(self.BACKOFF_CAP,
                                                   self.BACKOFF_BASE * 2 ** attempt)))
-                head = self.head(stream)
-            seq, total = head
-            delta, fields = plan(total)
+                head = self.last_entry(stream)
+            seq, previous = head
+            total = previous.get("total_after", 0)
+            delta, fields = plan(total, previous)
             if not isinstance(delta, int) or isinstance(delta, bool):
                 raise TypeError("delta must be an int")
             new_total = total + delta
@@ -167,8 +210,9 @@ class AppendLog:
             doc.update(
                 _id=entry_id(stream, seq + 1), stream=stream, seq=seq + 1, delta=delta,
                 total_after=new_total, key=key,
-                at=now or clock.now(),
+                at=stored_instant(now or clock.now()),
             )
+            doc["hash"] = entry_hash(doc, previous.get("hash", GENESIS_HASH))
             try:
                 self.entries.insert_one(doc)
             except DuplicateKeyError:
@@ -181,7 +225,7 @@ class AppendLog:
                 if outcome is None:
                     continue  # the other runner's insert is not visible yet
                 return self._replay(outcome)
-            self._advance_hint(stream, seq + 1, new_total)
+            self._advance_hint(stream, doc)
             return doc, True
         raise Busy(f"{stream} is busy: too many concurrent changes, try again shortly")
 
@@ -252,11 +296,14 @@ class AppendLog:
             raise FloorBreached(outcome["total"])
         return outcome, False
 
-    def _advance_hint(self, stream, seq, total):
+    def _advance_hint(self, stream, doc):
         # A filter on _id alone is what FerretDB serves from its primary key. A racing writer may
         # leave an older hint behind; head() probes forward from it, so that costs a lookup only.
+        entry = {k: v for k, v in doc.items() if k != "_id"}
         try:
-            self.heads.replace_one({"_id": stream}, {"seq": seq, "total_after": total}, upsert=True)
+            self.heads.replace_one({"_id": stream}, {"seq": doc["seq"],
+                                                     "total_after": doc["total_after"],
+                                                     "entry": entry}, upsert=True)
         except DuplicateKeyError:
             pass  # two first appends upserted at once; either hint is fine
 
@@ -313,11 +360,18 @@ class AppendLog:
         return low
 
     def verify(self, stream):
-        """Check the stream's invariants: contiguous seqs and totals equal to the running sum."""
-        running = 0
+        """Check the stream's invariants: contiguous seqs, totals equal to the running sum, and
+        the hash chain (entries from before hashes existed may only precede hashed ones)."""
+        running, previous_hash = 0, None
         entries = self.entries_of(stream, newest_first=False)
         for expected_seq, doc in enumerate(entries, start=1):
             running += doc["delta"]
             if doc["seq"] != expected_seq or doc["total_after"] != running:
+                return False
+            if "hash" in doc:
+                if doc["hash"] != entry_hash(doc, previous_hash or GENESIS_HASH):
+                    return False
+                previous_hash = doc["hash"]
+            elif previous_hash is not None:
                 return False
         return True

@@ -153,6 +153,8 @@ class BalanceSchema(Contract):
     balance = fields.Integer(strict=True, required=True)
     reserved = fields.Integer(strict=True, required=True)
     available = fields.Integer(strict=True, required=True)
+    # Points a revocation could not take back (already spent); the next credits pay them.
+    owed = fields.Integer(strict=True, load_default=0, dump_default=0)
     expiring = fields.List(fields.Nested(ExpiringSchema), required=True)
 
 

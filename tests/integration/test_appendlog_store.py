@@ -5,7 +5,7 @@ import pytest
 from pymongo import monitoring
 from pymongo.errors import DuplicateKeyError
 
-from services.shared.appendlog import AppendLog, FloorBreached
+from services.shared.appendlog import GENESIS_HASH, AppendLog, FloorBreached, entry_hash
 from tests.support import mongo_url
 
 
@@ -21,6 +21,18 @@ def test_the_same_key_appends_once(log):
     assert [created for _, created in results] == [True, False, False]
     assert {entry["_id"] for entry, _ in results} == {"acct:1"}
     assert log.total("acct") == 25
+
+
+def test_the_hash_chain_holds_for_entries_as_the_store_gives_them_back(log):
+    """The hash is over what a reader gets back: times at the store's millisecond precision,
+    returned without a zone; nested documents in the order they went in."""
+    log.append("acct", 25, key="k1", fields={"reason": "积分", "ref": {"type": "hours", "id": "r"}})
+    log.append("acct", -5, key="k2", fields={"lots_after": {"2028-12-31": 20}})
+    previous = GENESIS_HASH
+    for entry in log.entries_of("acct", newest_first=False):
+        assert entry["hash"] == entry_hash(entry, previous)
+        previous = entry["hash"]
+    assert log.verify("acct")
 
 
 class CountingConflicts:

@@ -1,7 +1,7 @@
 import pytest
 from pymongo.errors import DuplicateKeyError
 
-from services.shared.appendlog import AppendLog, FloorBreached
+from services.shared.appendlog import AppendLog, FloorBreached, entry_hash
 from tests.unit.fakes import FakeCollection, FakeDatabase
 
 
@@ -103,8 +103,10 @@ class RacingCollection(FakeCollection):
     def insert_one(self, doc):
         if doc["_id"] == "acct:2" and not self.raced:
             self.raced = True
-            super().insert_one({"_id": "acct:2", "stream": "acct", "seq": 2, "delta": -50,
-                                "total_after": 50, "key": "competitor"})
+            competitor = {"_id": "acct:2", "stream": "acct", "seq": 2, "delta": -50,
+                          "total_after": 50, "key": "competitor"}
+            competitor["hash"] = entry_hash(competitor, self.find_one({"_id": "acct:1"})["hash"])
+            super().insert_one(competitor)
         return super().insert_one(doc)
 
 
@@ -230,9 +232,17 @@ def test_entries_from_before_claims_are_claimed_once_at_start(db):
     assert log.append("acct", 25, key="hours:r1:credit", floor=None) == (
         log.find_by_key("hours:r1:credit"), False)  # a redelivered approval: a replay
     replay, created = log.append_planned("acct", "hours:r1:reversal",
-                                         lambda total: (-total, {}))
+                                         lambda total, previous: (-total, {}))
     assert (replay["_id"], created) == ("acct:2", False)
     assert log.total("acct") == 20
     db["log_keys"].docs.clear()  # marked done: a second start does not read everything again
     new_log(db)
     assert log.find_by_key("hours:r1:credit") is None
+
+
+def test_verify_finds_an_edited_entry_by_its_hash(db, log):
+    log.append("acct", 100, key="k1")
+    log.append("acct", -30, key="k2")
+    assert log.verify("acct")
+    db["log"].docs["acct:1"]["reason"] = "edited"  # the totals still add up
+    assert not log.verify("acct")

@@ -245,8 +245,8 @@ class World:
         status, _ = self.hours.status_of("hrs_1")
         credit = accounts.find_by_key("hours:hrs_1:credit")
         reversal = accounts.find_by_key("hours:hrs_1:reversal")
-        if status in ("approved", "revoked") and (credit is None or credit["delta"] != RECORD_POINTS):
-            broken.append(f"approved record credited {credit and credit['delta']}")
+        if status in ("approved", "revoked") and (credit is None or credit["gross"] != RECORD_POINTS):
+            broken.append(f"approved record credited {credit and credit['gross']}")
         if status == "pending" and credit is not None:
             broken.append("a pending record was credited")
         if (status == "revoked") != (reversal is not None):
@@ -255,11 +255,16 @@ class World:
         if self.hours.service_minutes.total("vol_1") != expected_minutes:
             broken.append(f"approved minutes {self.hours.service_minutes.total('vol_1')}, "
                           f"expected {expected_minutes}")
-        earned = (credit["delta"] if credit else 0) + (reversal["delta"] if reversal else 0)
+        # A revocation takes back all the record earned: what was spent already is owed, and
+        # later credits pay it first. So balance - owed is what the volunteer is worth.
+        earned = credit["gross"] if credit and not reversal else 0
         spent = sum(r["points"] for r in confirmed)
-        if balance != self.credited_outside + earned - spent:
-            broken.append(f"balance {balance} != credits {self.credited_outside + earned} "
-                          f"- spent {spent}")
+        state = self.ledger.state("vol_1")
+        if balance - state["owed"] != self.credited_outside + earned - spent:
+            broken.append(f"balance {balance} - owed {state['owed']} != credits "
+                          f"{self.credited_outside + earned} - spent {spent}")
+        if sum(state["lots"].values()) != balance:
+            broken.append(f"expiry lots {state['lots']} do not add up to {balance}")
         return broken
 
 

@@ -119,7 +119,8 @@ def test_revocation_after_spending_reverses_only_what_is_left(service, ledger):
     assert ledger.balance("vol_1") == 0
     reversal = ledger.find("hours:hrs_1:reversal")
     assert reversal["delta"] == -15
-    assert "10 points already spent" in reversal["reason"]
+    assert "10 of 25 points were already spent and are owed" in reversal["reason"]
+    assert (reversal["owed"], reversal["owed_after"]) == (10, 10)
     assert ledger.accounts.verify("vol_1")
 
 
