@@ -101,6 +101,7 @@ class Ledger:
         # Which accounts hold a lot of each expiry date: stream = the date, one entry per
         # account, so the expiry job walks the accounts concerned by _id, never the ledger.
         self.expiry_rosters = AppendLog(db, "expiry_rosters")
+        self.expiry_runs = db.expiry_runs  # rosters the expiry job has walked to their end
 
     def ensure_indexes(self):
         self.accounts.ensure_indexes()

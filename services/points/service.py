@@ -10,17 +10,22 @@ import logging
 from marshmallow import ValidationError
 from nameko.events import event_handler
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.points import scheme
+from services.points.expiry import ExpiryJob
 from services.points.ledger import Ledger, expires_at
 from services.shared import contracts
 from services.shared.clock import now
 from services.shared.contracts import load
 from services.shared.errors import InsufficientPoints, TimebankError
 from services.shared.metrics import ExposesMetrics
+from services.shared.outbox import Outbox
 from services.shared.storage import MongoStore
 
 log = logging.getLogger(__name__)
+
+EXPIRY_INTERVAL_SECONDS = 3600  # lots expire at a year's end: an hour late is soon enough
 
 
 def entry_out(doc):
@@ -35,6 +40,7 @@ class PointsService(ExposesMetrics):
     name = "points"
 
     ledger = MongoStore("points", Ledger)
+    outbox = Outbox("points")  # points_expiring notices
 
     # Events are requeued when handling fails for a reason that may pass (store down); a
     # payload that can never be valid is parked instead of retried forever.
@@ -121,12 +127,25 @@ class PointsService(ExposesMetrics):
 
     @rpc
     def credit_back(self, movement):
-        """Give points back (a cancelled or failed redemption), once per key."""
+        """Give points back (a cancelled or failed redemption), once per key. With
+        ``refund_of`` (the debit's key) the points return with the expiry dates they left with."""
         m = load(contracts.PointsMovementSchema(), movement)
+        lots = None
+        debit = self.ledger.find(m["refund_of"]) if m["refund_of"] else None
+        if debit is not None and -debit["delta"] == m["points"] and debit.get("lots_delta"):
+            lots = {date: -points for date, points in debit["lots_delta"].items()}
         entry, _ = self.ledger.credit(
-            m["account"], m["points"], m["key"], kind=m["kind"], reason=m["reason"],
+            m["account"], m["points"], m["key"], lots=lots, kind=m["kind"], reason=m["reason"],
             ref={"type": m["ref_type"], "id": m["ref_id"]}, by=m["by"])
         return entry_out(entry)
+
+    @timer(interval=EXPIRY_INTERVAL_SECONDS)
+    def expire_points(self):
+        """Warn 30 days before a lot's date, expire it after; safe on every replica at once."""
+        done = ExpiryJob(self.ledger, self.outbox, self.metrics, self.ledger.expiry_runs).run()
+        if any(done.values()):
+            log.info("points expiry: %(warned)s volunteers warned, %(expired)s lots expired",
+                     done)
 
     @rpc
     def get_balance(self, account):

@@ -18,6 +18,7 @@ CATEGORIES = (
 # Events: (source service, event type). Consumers bind with nameko's event_handler.
 HOURS_APPROVED = ("volunteer", "hours_approved")
 HOURS_REVOKED = ("volunteer", "hours_revoked")
+POINTS_EXPIRING = ("points", "points_expiring")  # 30 days before, once per volunteer and date
 
 # Bounds on what clients may send, far inside what the store holds (int64) and what converts
 # to UTC without overflow (a year 1 or 9999 time with a +14:00 / -14:00 offset does not).
@@ -104,7 +105,16 @@ class HoursRevokedSchema(Contract):
     revoked_by = Id(required=True)
 
 
-EVENT_SCHEMAS = {HOURS_APPROVED[1]: HoursApprovedSchema, HOURS_REVOKED[1]: HoursRevokedSchema}
+class PointsExpiringSchema(Contract):
+    event_id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    volunteer_id = Id(required=True)
+    points = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    expires_at = fields.AwareDateTime(required=True)
+    warned_at = fields.AwareDateTime(required=True)
+
+
+EVENT_SCHEMAS = {HOURS_APPROVED[1]: HoursApprovedSchema, HOURS_REVOKED[1]: HoursRevokedSchema,
+                 POINTS_EXPIRING[1]: PointsExpiringSchema}
 
 
 class PointsMovementSchema(Contract):
@@ -117,6 +127,8 @@ class PointsMovementSchema(Contract):
     ref_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
     ref_id = Id(required=True)
     by = Id(required=True)
+    # credit_back: the debit being given back, whose expiry dates the points return with.
+    refund_of = fields.String(load_default=None, validate=validate.Length(min=1, max=256))
 
 
 class LedgerEntrySchema(Contract):

@@ -142,3 +142,18 @@ def test_an_entry_from_before_lots_counts_as_earned_on_its_date(db, ledger):
     assert ledger.state("vol_9")["lots"] == {"2028-12-31": 25}
     entry = spend(ledger, 5, "s", account="vol_9")
     assert entry["lots_after"] == {"2028-12-31": 20}
+
+
+def test_a_refunded_debit_returns_with_the_expiry_dates_it_left_with(ledger, monkeypatch):
+    from nameko.testing.services import worker_factory
+
+    from services.points.service import PointsService
+    earn(ledger, 30, "a", now=IN_2026)
+    earn(ledger, 30, "b", now=IN_2027)
+    service = worker_factory(PointsService, ledger=ledger)
+    move = {"account": "vol_1", "points": 40, "key": "redemption:r1", "kind": "redeem",
+            "reason": "a gift", "ref_type": "redemption", "ref_id": "rdm_1", "by": "vol_1"}
+    service.debit(move)
+    service.credit_back(dict(move, key="redemption:r1:refund", kind="refund",
+                             refund_of="redemption:r1"))
+    assert ledger.state("vol_1")["lots"] == {"2028-12-31": 30, "2029-12-31": 30}
