@@ -26,8 +26,9 @@ def test_from_hours_to_a_redeemed_gift(api, center):
     assert approved.status_code == 200
     assert approved.json() == {"id": record["id"], "status": "approved"}
     wait_until(lambda: balance(api, center)["balance"] == 25, message="25 points credited")
-    assert balance(api, center) == {"volunteer_id": volunteer_id, "balance": 25, "reserved": 0,
-                                    "available": 25, "expiring": []}
+    assert balance(api, center) == {
+        "volunteer_id": volunteer_id, "balance": 25, "reserved": 0, "available": 25, "owed": 0,
+        "expiring": [{"points": 25, "expires_at": "2028-12-31T23:59:59+08:00"}]}
     profile = api.get(f"/api/v1/volunteers/{volunteer_id}", token=center["volunteer"]).json()
     assert profile["approved_minutes"] == 150 and profile["star_level"] == 0
 
