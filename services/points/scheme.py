@@ -90,7 +90,8 @@ def _whole(value, low, high=None):
     return value
 
 
-def _zone(key):
+def zone(key):
+    """The ZoneInfo of an IANA name; ValueError naming what is wrong."""
     if not isinstance(key, str) or not key:
         raise ValueError("must be an IANA time zone name")
     try:
@@ -175,7 +176,7 @@ class Scheme:
         if self.min_minutes_for_merchants is not None:
             check("min_minutes_for_merchants", _whole, 0)
         try:
-            _zone(self.timezone)
+            zone(self.timezone)
         except ValueError as error:
             problems["timezone"] = str(error)
         if problems:
@@ -262,7 +263,7 @@ def local_date(starts_at, timezone=DEFAULT_TIMEZONE):
     """The calendar date in ``timezone`` of an aware instant."""
     if not isinstance(starts_at, _dt.datetime) or starts_at.utcoffset() is None:
         raise ValueError("starts_at must be a timezone-aware datetime")
-    return starts_at.astimezone(_zone(timezone)).date()
+    return starts_at.astimezone(zone(timezone)).date()
 
 
 def scheme_for_activity(versions, starts_at):
@@ -311,6 +312,7 @@ class SchemeCredit:
     rest_day_source: str
     rest_day_multiplier: Decimal | None  # None when the day was a working day
     arithmetic: str
+    daily_cap_minutes: int | None = None
 
 
 def credit(minutes, category, starts_at, scheme, creditable_minutes=None):
@@ -353,4 +355,35 @@ def credit(minutes, category, starts_at, scheme, creditable_minutes=None):
         category_multiplier=category_multiplier, rest_day=rest_day, rest_day_source=source,
         rest_day_multiplier=rest_day_multiplier,
         arithmetic=f"{counted}{factors} = {_show_exact(exact)} → {points}",
+        daily_cap_minutes=scheme.daily_cap_minutes,
     )
+
+
+CATEGORY_NAMES = {"elder_care": "elder care", "disability_care": "disability care",
+                  "professional": "professional service",
+                  "environment": "environment and sanitation",
+                  "culture_sports": "culture and sports", "other": "other service"}
+
+
+def credit_reason(earned):
+    """What a volunteer reads on the statement for one credit."""
+    day = earned.local_date.isoformat()
+    if earned.rest_day:
+        day += (", a rest day" if earned.rest_day_source == CALENDAR
+                else ", a weekend (the official calendar does not cover it yet)")
+    reason = (f"service hours approved: {earned.minutes} min of "
+              f"{CATEGORY_NAMES.get(earned.category, earned.category)} on {day}, "
+              f"scheme {earned.scheme_version}")
+    if earned.uncredited_minutes:
+        reason += (f"; {earned.uncredited_minutes} min beyond the daily cap of "
+                   f"{earned.daily_cap_minutes} min earn nothing")
+    return reason
+
+
+def rule_of(earned):
+    """The rule an entry records: the version, the arithmetic and what it was applied to."""
+    return {"version": earned.scheme_version, "arithmetic": earned.arithmetic,
+            "local_date": earned.local_date.isoformat(), "category": earned.category,
+            "minutes": earned.minutes, "creditable_minutes": earned.creditable_minutes,
+            "uncredited_minutes": earned.uncredited_minutes, "rest_day": earned.rest_day,
+            "rest_day_source": earned.rest_day_source}

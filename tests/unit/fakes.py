@@ -116,6 +116,7 @@ class FakeDatabase:
     def __getitem__(self, name):
         if name not in self.collections:
             self.collections[name] = FakeCollection()
+            self.collections[name].database = self  # as pymongo's Collection.database
         return self.collections[name]
 
     def __getattr__(self, name):
