@@ -45,6 +45,15 @@ ROUTES = [
     ("post", "/rewards", "Add a gift, service or merchant offer", contracts.RewardIn, 201, False),
     ("post", "/redemptions", "Redeem a gift or service: points and stock are taken at once",
      contracts.RedemptionIn, 201, False),
+    ("post", "/transfers", "Give points to another volunteer (转赠): both sides or neither",
+     contracts.TransferIn, 201, False),
+    ("post", "/communities/{community_id}/fund/donations",
+     "Donate points to the community fund (the volunteer)", contracts.DonationIn, 201, False),
+    ("post", "/communities/{community_id}/fund/grants",
+     "Grant points from the community fund, with who approved it and why (staff, admin)",
+     contracts.GrantIn, 201, False),
+    ("get", "/communities/{community_id}/fund",
+     "The community fund's balance and entries, newest first (staff, admin)", None, 200, False),
 ]
 
 PAGE = [("limit", "integer"), ("cursor", "string")]
@@ -52,6 +61,7 @@ QUERY = {
     "/volunteers/{volunteer_id}/statement": [("from", "string"), ("to", "string"),
                                              ("format", "string")] + PAGE,
     "/rewards": [("community_id", "string"), ("kind", "string")] + PAGE,
+    "/communities/{community_id}/fund": PAGE,
 }
 
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",

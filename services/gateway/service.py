@@ -33,8 +33,8 @@ API = "/api/v1"
 TRANSIENT_STATUSES = {429}  # answers about the moment, never stored as a key's outcome
 
 
-STATEMENT_COLUMNS = ("id", "at", "kind", "points", "balance_after", "reason", "ref_type",
-                     "ref_id")
+STATEMENT_COLUMNS = ("seq", "id", "at", "kind", "points", "balance_after", "owed_after",
+                     "reason", "ref_type", "ref_id", "rule", "hash")
 
 
 def statement_csv(entries):
@@ -42,8 +42,9 @@ def statement_csv(entries):
     writer = csv.writer(out)
     writer.writerow(STATEMENT_COLUMNS)
     for e in entries:
-        writer.writerow([e["id"], e["at"], e["kind"], e["points"], e["balance_after"],
-                         e["reason"], e["ref"].get("type"), e["ref"].get("id")])
+        writer.writerow([e["seq"], e["id"], e["at"], e["kind"], e["points"], e["balance_after"],
+                         e["owed_after"], e["reason"], e["ref"].get("type"), e["ref"].get("id"),
+                         (e.get("rule") or {}).get("arithmetic"), e["hash"]])
     return "\ufeff" + out.getvalue()  # BOM: spreadsheet programs then read the Chinese right
 
 
@@ -330,3 +331,33 @@ class GatewayService(ExposesMetrics):
         body = read_json(request, contracts.RedemptionIn())
         return self._create(request, actor, body,
                             lambda key: self.rewards.redeem(actor, body, key))
+
+    # --- gifts of points and the community fund ----------------------------------------------
+
+    @http("POST", f"{API}/transfers")
+    def transfer(self, request):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.TransferIn())
+        return self._create(request, actor, body,
+                            lambda key: self.points.transfer(actor, body, key))
+
+    @http("POST", f"{API}/communities/<string:community_id>/fund/donations")
+    def donate(self, request, community_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.DonationIn())
+        return self._create(request, actor, body,
+                            lambda key: self.points.donate(actor, community_id, body, key))
+
+    @http("POST", f"{API}/communities/<string:community_id>/fund/grants")
+    def grant(self, request, community_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.GrantIn())
+        return self._create(request, actor, body,
+                            lambda key: self.points.grant(actor, community_id, body, key))
+
+    @http("GET", f"{API}/communities/<string:community_id>/fund")
+    def get_fund(self, request, community_id):
+        actor = self.tokens.actor(request)
+        return json_response(200, self.points.fund(actor, {
+            "community_id": community_id, "limit": query_limit(request),
+            "cursor": request.args.get("cursor") or None}))

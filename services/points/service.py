@@ -15,12 +15,18 @@ from nameko.timer import timer
 from services.points import scheme
 from services.points.expiry import ExpiryJob
 from services.points.ledger import Ledger, expires_at
+from services.points.movements import SERVICE_ACTOR, MovementStore, Movements, \
+    fund_account, movement_fields, require_self
 from services.shared import contracts
 from services.shared.clock import now
 from services.shared.contracts import load
-from services.shared.errors import InsufficientPoints, TimebankError
+from services.shared.errors import Forbidden, InsufficientPoints, NotFound, RuleViolation, \
+    TimebankError
+from services.shared.ids import id_for_request
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
 from services.shared.metrics import ExposesMetrics
 from services.shared.outbox import Outbox
+from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 
 log = logging.getLogger(__name__)
@@ -29,10 +35,12 @@ EXPIRY_INTERVAL_SECONDS = 3600  # lots expire at a year's end: an hour late is s
 
 
 def entry_out(doc):
+    # Entries written before hashes and debts existed have neither: no hash, nothing owed.
     return contracts.LedgerEntrySchema().dump({
-        "id": doc["_id"], "at": doc["at"], "kind": doc["kind"], "points": doc["delta"],
-        "balance_after": doc["total_after"], "reason": doc["reason"], "ref": doc["ref"],
-        "rule": doc.get("rule"),
+        "id": doc["_id"], "seq": doc["seq"], "at": doc["at"], "kind": doc["kind"],
+        "points": doc["delta"], "balance_after": doc["total_after"],
+        "owed_after": doc.get("owed_after", 0), "reason": doc["reason"], "ref": doc["ref"],
+        "rule": doc.get("rule"), "hash": doc.get("hash"),
     })
 
 
@@ -41,6 +49,8 @@ class PointsService(ExposesMetrics):
 
     ledger = MongoStore("points", Ledger)
     outbox = Outbox("points")  # points_expiring notices
+    movement_store = MongoStore("points", MovementStore)  # gifts and fund movements
+    volunteer = TimedRpcProxy("volunteer")
 
     # Events are requeued when handling fails for a reason that may pass (store down); a
     # payload that can never be valid is parked instead of retried forever.
@@ -165,3 +175,93 @@ class PointsService(ExposesMetrics):
                                         before_seq=q["before_seq"], since=q["since"],
                                         until=q["until"])
         return [entry_out(e) for e in entries]
+
+    # --- movements between two accounts: gifts of points, the community fund ---------------
+
+    def _movements(self):
+        return Movements(self.ledger, self.movement_store, self.metrics)
+
+    def _overflow(self, volunteer_id, community_id, points, credit_key, by):
+        """For the credit path: what a credit brought above the community's storage cap goes
+        to its fund, once per credit key (see Movements.overflow)."""
+        return self._movements().overflow(volunteer_id, community_id, points, credit_key, by)
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def resume_stalled_movements(self):
+        """Finish movements a crash left between their two sides."""
+        self._movements().resume_stalled(log)
+
+    def _receiver(self, volunteer_id, community_id=None):
+        """The volunteer points go to: of any community (通存通兑), or of ``community_id``."""
+        try:
+            volunteer = self.volunteer.get_volunteer(SERVICE_ACTOR, volunteer_id)
+        except NotFound:
+            volunteer = None
+        if volunteer is None or community_id not in (None, volunteer["community_id"]):
+            raise NotFound(f"volunteer {volunteer_id} not found",
+                           fields={"to_volunteer_id": ["no such volunteer"
+                                                       + (" in this community" if community_id
+                                                          else "")]})
+        return volunteer
+
+    def _require_fund_keeper(self, actor, community_id):
+        """Staff of the community or an admin; another community's fund is unknown (404)."""
+        if actor["role"] == "admin":
+            self.volunteer.get_community(community_id)  # 404 when there is no such community
+            return
+        if actor.get("community_id") != community_id:
+            raise NotFound(f"community {community_id} not found")
+        if actor["role"] != "center_staff":
+            raise Forbidden("only staff of this community or an admin may do that")
+
+    @rpc
+    def transfer(self, actor, body, request_key=None):
+        """A volunteer gives points to another volunteer (转赠)."""
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.TransferIn(), body)
+        require_self(actor, data["from_volunteer_id"], "from_volunteer_id")
+        if data["to_volunteer_id"] == data["from_volunteer_id"]:
+            raise RuleViolation("points cannot be given to oneself",
+                                fields={"to_volunteer_id": ["must be another volunteer"]})
+        self._receiver(data["to_volunteer_id"])
+        return self._movements().gift(
+            id_for_request("mov", request_key), data["from_volunteer_id"],
+            data["to_volunteer_id"], data["points"], by=actor["user_id"], note=data["note"])
+
+    @rpc
+    def donate(self, actor, community_id, body, request_key=None):
+        """A volunteer gives points to the fund of their community."""
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.DonationIn(), body)
+        require_self(actor, data["volunteer_id"], "volunteer_id")
+        if actor["community_id"] != community_id:
+            raise NotFound(f"community {community_id} not found")
+        return self._movements().donate(id_for_request("mov", request_key),
+                                        data["volunteer_id"], community_id, data["points"],
+                                        by=actor["user_id"])
+
+    @rpc
+    def grant(self, actor, community_id, body, request_key=None):
+        """Staff (or an admin) grant points from the fund to a volunteer of the community,
+        naming who approved it and why."""
+        actor = load(contracts.ActorSchema(), actor)
+        data = load(contracts.GrantIn(), body)
+        self._require_fund_keeper(actor, community_id)
+        self._receiver(data["to_volunteer_id"], community_id)
+        return self._movements().grant(id_for_request("mov", request_key), community_id,
+                                       data["to_volunteer_id"], data["points"],
+                                       data["reason"], approved_by=actor["user_id"])
+
+    @rpc
+    def fund(self, actor, query):
+        """A page of a community fund's entries, newest first, and its balance."""
+        actor = load(contracts.ActorSchema(), actor)
+        q = load(contracts.FundQuery(), query)
+        self._require_fund_keeper(actor, q["community_id"])
+        account = fund_account(q["community_id"])
+        entries = self.ledger.statement(account, limit=q["limit"] + 1,
+                                        before_seq=int(q["cursor"]) if q["cursor"] else None)
+        page = entries[:q["limit"]]
+        return {"balance": self.ledger.balance(account),
+                "items": [dict(entry_out(e), **movement_fields(e)) for e in page],
+                "next_cursor": str(page[-1]["seq"]) if len(entries) > len(page) else None}

@@ -134,14 +134,21 @@ class PointsMovementSchema(Contract):
 class LedgerEntrySchema(Contract):
     """A ledger entry as the statement shows it; ``points`` is signed."""
     id = fields.String(required=True)
+    # The entry's place in its account (1, 2, ...) and its SHA-256 over its content and the
+    # previous entry's hash: a history changed later no longer matches a statement taken before.
+    seq = fields.Integer(strict=True, required=True)
     at = fields.AwareDateTime(required=True)
     kind = fields.String(required=True)
     points = fields.Integer(strict=True, required=True)
     balance_after = fields.Integer(strict=True, required=True)
+    # Points a revocation could not take back (already spent), still to be paid by credits.
+    owed_after = fields.Integer(strict=True, load_default=0)
     reason = fields.String(required=True)
     ref = fields.Dict(required=True)
     # For credits: the scheme rule version and the arithmetic that produced the points.
     rule = fields.Dict(load_default=None, allow_none=True)
+    # None for entries written before entries were hashed.
+    hash = fields.String(required=True, allow_none=True)
 
 
 class StatementQuery(Contract):
@@ -301,6 +308,34 @@ class RedemptionIn(Contract):
     volunteer_id = Id(required=True)
     quantity = fields.Integer(strict=True, load_default=1,
                               validate=validate.Range(min=1, max=MAX_QUANTITY))
+
+
+class TransferIn(Contract):
+    """A gift of points (转赠) to another volunteer, of any community (通存通兑)."""
+    from_volunteer_id = Id(required=True)
+    to_volunteer_id = Id(required=True)
+    points = Points(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class DonationIn(Contract):
+    volunteer_id = Id(required=True)
+    points = Points(required=True)
+
+
+class GrantIn(Contract):
+    """Points from a community's fund; every grant says why."""
+    to_volunteer_id = Id(required=True)
+    points = Points(required=True)
+    reason = fields.String(required=True, validate=[validate.Length(min=1, max=500), printable])
+
+
+class FundQuery(Contract):
+    """RPC points.fund: a page of a community fund's entries, newest first."""
+    community_id = Id(required=True)
+    limit = fields.Integer(strict=True, load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[1-9][0-9]{0,17}\Z", error="as returned in next_cursor"))
 
 
 class MerchantIn(Contract):
