@@ -64,6 +64,15 @@ QUERY = {
     "/communities/{community_id}/fund": PAGE,
 }
 
+# Success answers described field by field, for clients that parse them.
+ANSWERS = {
+    ("get", "/volunteers/{volunteer_id}/statement"): {"content": {
+        "application/json": {"schema": {"type": "object", "properties": {
+            "items": {"type": "array", "items": contracts.LedgerEntrySchema},
+            "next_cursor": {"type": "string", "nullable": True}}}},
+        "text/csv": {"schema": {"type": "string"}}}},
+}
+
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",
           "404": "not found", "409": "conflict",
           "415": "a body sent as another type than application/json",
@@ -85,7 +94,8 @@ def openapi_document():
     for method, path, summary, body, status, public in ROUTES:
         operation = {
             "summary": summary,
-            "responses": {str(status): {"description": "success"}, **{
+            "responses": {str(status): {"description": "success",
+                                        **ANSWERS.get((method, path), {})}, **{
                 code: {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
                 for code, text in ERRORS.items()}},
