@@ -112,3 +112,16 @@ def test_the_csv_export_carries_seq_and_hash_and_pages_like_json(api, history):
     rows = list(csv.DictReader(io.StringIO(rest.content.decode("utf-8-sig"))))
     assert [int(r["seq"]) for r in rows] == [2, 1]
     assert rows[-1]["rule"] == items[-1]["rule"]["arithmetic"]
+
+
+def test_the_openapi_document_describes_a_statement_entry(api, history):
+    center, items = history
+    document = api.get("/api/v1/openapi.json").json()
+    answer = document["paths"]["/api/v1/volunteers/{volunteer_id}/statement"]["get"][
+        "responses"]["200"]["content"]
+    assert answer["application/json"]["schema"]["properties"]["items"]["items"] == \
+        {"$ref": "#/components/schemas/LedgerEntry"}
+    entry = document["components"]["schemas"]["LedgerEntry"]
+    assert {"seq", "hash"} <= set(entry["required"]) and "owed_after" in entry["properties"]
+    assert all(set(item) <= set(entry["properties"]) for item in items)
+    assert "text/csv" in answer
