@@ -325,6 +325,11 @@ class VolunteerService(ExposesMetrics):
         activity = self._get_in_tenant(actor, self.store.activities, activity_id, "activity")
         domain.require_staff_of_center(actor, activity["center_id"])
         entries = load(contracts.HoursSheetIn(), body)["entries"]
+        return self._log_entries(actor, activity, entries, request_key)
+
+    def _log_entries(self, actor, activity, entries, request_key):
+        """The one path that creates hours records, for staff sheets, imported sheets
+        (hours_import.py) and check-outs (sign_in.py): every rule on records applies to all."""
         domain.check_activity_started(activity, self.clock())
         problems = domain.sheet_entry_problems(entries, activity)
         community_of = self.store.communities_of_volunteers(
