@@ -80,6 +80,11 @@ def main():
     db = client[f"bench_{uuid.uuid4().hex[:8]}"]
     ledger = Ledger(db)
     ledger.ensure_indexes()
+    try:  # the scheme's logs, since they exist (a container creates their indexes at start)
+        from services.points.scheme_store import scheme_store_of
+        scheme_store_of(ledger).ensure_indexes()
+    except ImportError:
+        pass
     service = worker_factory(PointsService, ledger=ledger)
     try:
         events = [approval(n, args.volunteers) for n in range(args.credits)]

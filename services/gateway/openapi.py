@@ -18,6 +18,11 @@ ROUTES = [
     ("post", "/users/{username}/disable", "Disable a login and end its tokens (admin)", None,
      200, False),
     ("post", "/communities", "Create a community (admin)", contracts.CommunityIn, 201, False),
+    ("get", "/communities/{community_id}/scheme", "The points scheme: the version in force "
+     "now and every published version (any role of the community, admin)", None, 200, False),
+    ("post", "/communities/{community_id}/scheme", "Publish a scheme version from a date, "
+     "today or later; a version in force never changes (admin)", contracts.SchemeIn, 201,
+     False),
     ("post", "/centers", "Create a community center (admin)", contracts.CenterIn, 201, False),
     ("post", "/users", "Create a staff, merchant or admin login (admin)", contracts.UserIn,
      201, False),

@@ -225,6 +225,21 @@ class GatewayService(ExposesMetrics):
         return self._create(request, actor, body,
                             lambda key: self.rewards.create_merchant(actor, body, key))
 
+    # --- the points scheme (owned by the points service, which knows who may see it) --------
+
+    @http("GET", f"{API}/communities/<string:community_id>/scheme")
+    def get_scheme(self, request, community_id):
+        actor = self.tokens.actor(request)
+        return json_response(200, self.points.get_scheme(actor, community_id))
+
+    @http("POST", f"{API}/communities/<string:community_id>/scheme")
+    def publish_scheme(self, request, community_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request, contracts.SchemeIn())
+        return self._create(request, actor, body,
+                            lambda key: self.points.publish_scheme(actor, community_id, body,
+                                                                   key))
+
     # --- volunteers --------------------------------------------------------------------------
 
     @http("POST", f"{API}/volunteers")

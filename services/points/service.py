@@ -15,6 +15,7 @@ from nameko.timer import timer
 from services.points import scheme
 from services.points.expiry import ExpiryJob
 from services.points.ledger import Ledger, expires_at
+from services.points.scheme_store import SchemeLogIndexes, scheme_out, scheme_store_of
 from services.points.movements import SERVICE_ACTOR, MovementStore, Movements, \
     fund_account, movement_fields, require_self
 from services.shared import contracts
@@ -59,8 +60,15 @@ class PointsService(ExposesMetrics):
         with self._parked_if_refused("hours_approved", payload):
             self._credit(contracts.HoursApprovedSchema().load(payload))
 
+    scheme_indexes = SchemeLogIndexes()
+
+    @property
+    def schemes(self):
+        """Scheme versions and the daily cap's room, on the ledger's database."""
+        return scheme_store_of(self.ledger)
+
     def _credit(self, event):
-        credit = scheme.credit_for(event["minutes"])
+        earned = self._earned(event)
         record_id = event["record_id"]
         entry, created = self.ledger.credit(
             event["volunteer_id"], credit.points, key=f"hours:{record_id}:credit",
@@ -72,6 +80,27 @@ class PointsService(ExposesMetrics):
         waiting = self.ledger.waiting_revocation(record_id)
         if waiting is not None:  # the revocation came first and waits for this credit
             self._reverse(entry, contracts.HoursRevokedSchema().load(waiting["payload"]))
+
+    def _earned(self, event):
+        """What the record earns under the version in force on the activity's local date,
+        for the minutes left under that day's cap when its turn came (approvals are taken in
+        the order they are processed). A redelivery finds the record's share of the cap and
+        the version it was decided under, so it computes the same credit."""
+        versions = self.schemes.versions(event["community_id"])
+        starts_at = event["activity_starts_at"]
+        in_force = scheme.scheme_for_activity(versions, starts_at)
+        share = self.schemes.allocate(
+            event["volunteer_id"], scheme.local_date(starts_at, in_force.timezone),
+            event["record_id"], event["minutes"], in_force)
+        decided = next((v for v in [scheme.DEFAULT_SCHEME, *versions]
+                        if v.version == share["version"]), in_force)
+        earned = scheme.credit(event["minutes"], event["category"], starts_at, decided,
+                               creditable_minutes=share["delta"])
+        if earned.rest_day_source == scheme.WEEKEND_FALLBACK:
+            log.warning("the installed chinese-calendar does not cover %s: Saturday and Sunday "
+                        "taken as the rest days (upgrade the package)", earned.local_date)
+            self.metrics.count("rest_day_calendar_fallback")
+        return earned
 
     @event_handler(*contracts.HOURS_REVOKED, requeue_on_error=True)
     def on_hours_revoked(self, payload):
@@ -104,6 +133,9 @@ class PointsService(ExposesMetrics):
             by=event["revoked_by"])
         if created:
             self.metrics.count("points_reversed")
+        # The record's room under the daily cap is free for later approvals (again on a
+        # redelivery, so a crash between the two is finished by it); past credits stay.
+        self.schemes.release(record_id)
 
     @contextlib.contextmanager
     def _parked_if_refused(self, event_type, payload):
@@ -175,6 +207,45 @@ class PointsService(ExposesMetrics):
                                         before_seq=q["before_seq"], since=q["since"],
                                         until=q["until"])
         return [entry_out(e) for e in entries]
+
+    # --- the community's scheme --------------------------------------------------------------
+
+    @rpc
+    def get_scheme(self, actor, community_id):
+        """The version in force now and every published version (domain.md's defaults when
+        none is)."""
+        actor = load(contracts.ActorSchema(), actor)
+        self._require_member(actor, community_id)
+        published = self.schemes.published(community_id)
+        current = scheme.scheme_for_activity([v for v, _ in published], now())
+        entry = next((e for v, e in published if v is current), None)
+        return contracts.SchemeAnswer().dump({
+            "current": scheme_out(current, entry),
+            "versions": [scheme_out(v, e) for v, e in published]})
+
+    @rpc
+    def publish_scheme(self, actor, community_id, body, request_key=None):
+        """An admin publishes a version from ``effective_from`` (today or later, in the
+        community's time zone); a version in force never changes (422)."""
+        actor = load(contracts.ActorSchema(), actor)
+        self._require_member(actor, community_id)
+        if actor["role"] != "admin":
+            raise Forbidden("only an administrator sets the points scheme")
+        data = load(contracts.SchemeIn(), body)
+        version, entry, created = self.schemes.publish(community_id, data, by=actor["user_id"],
+                                                       request_key=request_key)
+        if created:
+            log.info("community %s: scheme %s published from %s", community_id,
+                     version.version, version.effective_from)
+            self.metrics.count("scheme_published")
+        return contracts.SchemeVersionOut().dump(scheme_out(version, entry))
+
+    def _require_member(self, actor, community_id):
+        """Any role of the community, or an admin; another or unknown community is 404."""
+        if actor["role"] == "admin":
+            self.volunteer.get_community(community_id)  # 404 when there is no such community
+        elif actor.get("community_id") != community_id:
+            raise NotFound(f"community {community_id} not found")
 
     # --- movements between two accounts: gifts of points, the community fund ---------------
 

@@ -3,8 +3,10 @@
 Both sides load and dump through these schemas, so a producer and its consumers cannot drift
 apart. A service's own HTTP-facing or storage shapes stay in that service.
 """
+import decimal
 import re
 import unicodedata
+import zoneinfo
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
@@ -343,6 +345,89 @@ class MerchantIn(Contract):
     name = Name(required=True)
     address = fields.String(load_default=None, allow_none=True,
                             validate=validate.Length(max=500))
+
+
+class Multiplier(fields.Field):
+    """A scheme multiplier, kept as its exact decimal text ("1.5"): a JSON number or a numeric
+    string from 0 to 10 with at most 4 decimal places. A JSON number is read through its
+    shortest text, which for such numbers is the text that was sent: 1.2 stays 1.2 exactly."""
+    default_error_messages = {"invalid": "a number from 0 to 10 with at most 4 decimal places"}
+
+    def __init__(self, **kwargs):  # OpenAPI: a number (a numeric string is taken too)
+        kwargs.setdefault("metadata", {"type": "number", "minimum": 0, "maximum": 10})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise self.make_error("invalid")
+        try:
+            number = decimal.Decimal(str(value))
+        except decimal.InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not number.is_finite() or not 0 <= number <= 10 or \
+                number.normalize().as_tuple().exponent < -4:
+            raise self.make_error("invalid")
+        return format(number.normalize(), "f")
+
+
+class CalendarDate(fields.Date):
+    """A date (YYYY-MM-DD) in the years EARLIEST_YEAR..LATEST_YEAR."""
+    default_error_messages = {
+        "out_of_range": f"a date in the years {EARLIEST_YEAR} to {LATEST_YEAR}"}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise self.make_error("out_of_range")
+        return day
+
+
+def iana_zone(value):
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("an IANA time zone name, e.g. Asia/Shanghai") from None
+
+
+class SchemeIn(Contract):
+    """POST /communities/{id}/scheme: a version of the points scheme from ``effective_from``.
+    Categories left out of ``category_multipliers`` keep domain.md's defaults; ``timezone``
+    (the community's local dates) defaults to the zone of the version in force."""
+    effective_from = CalendarDate(required=True)
+    base_points_per_hour = fields.Integer(strict=True, required=True,
+                                          validate=validate.Range(min=0, max=1000))
+    category_multipliers = fields.Dict(keys=fields.String(validate=validate.OneOf(CATEGORIES)),
+                                       values=Multiplier(), required=True)
+    weekend_holiday_multiplier = Multiplier(required=True)
+    daily_cap_minutes = fields.Integer(strict=True, required=True,
+                                       validate=validate.Range(min=1, max=24 * 60))
+    storage_cap_points = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                        validate=validate.Range(min=1, max=MAX_POINTS))
+    min_minutes_for_merchants = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                               validate=validate.Range(min=0, max=10_000_000))
+    timezone = fields.String(load_default=None, allow_none=True,
+                             validate=[validate.Length(max=64), iana_zone])
+
+
+class SchemeVersionOut(Contract):
+    """One version as points.get_scheme / publish_scheme answer it (multipliers as numbers)."""
+    version = fields.String(required=True)
+    effective_from = fields.String(required=True, allow_none=True)  # None: domain.md defaults
+    base_points_per_hour = fields.Integer(required=True)
+    category_multipliers = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    weekend_holiday_multiplier = fields.Raw(required=True)
+    daily_cap_minutes = fields.Integer(required=True)
+    storage_cap_points = fields.Integer(allow_none=True)
+    min_minutes_for_merchants = fields.Integer(allow_none=True)
+    timezone = fields.String(required=True)
+    published_at = fields.String(allow_none=True)
+    published_by = fields.String(allow_none=True)
+
+
+class SchemeAnswer(Contract):
+    """GET /communities/{id}/scheme: the version in force now, and every published version."""
+    current = fields.Nested(SchemeVersionOut, required=True)
+    versions = fields.List(fields.Nested(SchemeVersionOut), required=True)
 
 
 class LoginIn(Contract):
