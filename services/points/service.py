@@ -71,10 +71,10 @@ class PointsService(ExposesMetrics):
         earned = self._earned(event)
         record_id = event["record_id"]
         entry, created = self.ledger.credit(
-            event["volunteer_id"], credit.points, key=f"hours:{record_id}:credit",
-            kind="earn", reason=f"approved service hours: {event['minutes']} min",
+            event["volunteer_id"], earned.points, key=f"hours:{record_id}:credit",
+            kind="earn", reason=scheme.credit_reason(earned),
             ref={"type": "hours", "id": record_id}, by=event["approved_by"],
-            rule={"version": credit.rule_version, "arithmetic": credit.arithmetic},
+            rule=scheme.rule_of(earned),
         )
         self.metrics.count("points_credited" if created else "duplicate_event_ignored")
         waiting = self.ledger.waiting_revocation(record_id)
