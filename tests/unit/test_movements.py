@@ -1,9 +1,15 @@
 """Gifts of points, donations to a community fund, grants from it and overflow: the points
 service's movement RPCs with worker_factory, a real Ledger on the in-memory store."""
 import datetime as dt
+import json
 
 import pytest
 from nameko.testing.services import worker_factory
+from werkzeug.test import EnvironBuilder
+
+from services.gateway.auth import Tokens
+from services.gateway.idempotency import IdempotencyStore
+from services.gateway.service import GatewayService
 
 from services.points.ledger import Ledger, fund_account
 from services.points.movements import (COMPLETED, IN_PROGRESS, REFUSED, MovementStore,
@@ -11,6 +17,7 @@ from services.points.movements import (COMPLETED, IN_PROGRESS, REFUSED, Movement
 from services.points.service import PointsService
 from services.shared.errors import (Conflict, Forbidden, InsufficientPoints, InvalidInput,
                                     NotFound, RuleViolation)
+from tests.unit.fakes import FakeDatabase
 
 LI = {"user_id": "usr_li", "role": "volunteer", "subject_id": "vol_li", "community_id": "com_1"}
 MEI = {"user_id": "usr_mei", "role": "volunteer", "subject_id": "vol_mei",
@@ -340,3 +347,66 @@ def test_a_movement_id_asked_again_with_other_terms_is_a_conflict(points, ledger
     with pytest.raises(Conflict):
         gift(points, 6)
     assert ledger.balance("vol_mei") == 5
+
+
+# --- the gateway's paths ---------------------------------------------------------------------
+
+@pytest.fixture
+def gateway():
+    return worker_factory(GatewayService, tokens=Tokens("unit-test-secret-of-at-least-32-bytes"),
+                          idempotency=IdempotencyStore(FakeDatabase()))
+
+
+def http(gateway, principal, method, path, body=None, key=None):
+    headers = {"Authorization": f"Bearer {gateway.tokens.issue(principal)[0]}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return EnvironBuilder(path=path, method=method, headers=headers,
+                          data=json.dumps(body) if body is not None else None).get_request()
+
+
+GATEWAY_LI = dict(LI, center_id=None, merchant_id=None)
+GATEWAY_STAFF = dict(STAFF, subject_id=None, merchant_id=None)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"from_volunteer_id": "vol_li", "to_volunteer_id": "vol_mei", "points": -1}, "points"),
+    ({"from_volunteer_id": "vol_li", "to_volunteer_id": "vol_mei"}, "points"),
+    ({"from_volunteer_id": "vol_li", "to_volunteer_id": "vol_mei", "points": 1, "x": 1}, "x"),
+])
+def test_the_gateway_refuses_a_bad_transfer_before_any_call(gateway, body, field):
+    with pytest.raises(InvalidInput) as refused:
+        gateway.transfer(http(gateway, GATEWAY_LI, "POST", "/api/v1/transfers", body))
+    assert field in refused.value.fields
+    gateway.points.transfer.assert_not_called()
+
+
+def test_a_transfer_runs_once_per_idempotency_key(gateway):
+    gateway.points.transfer.return_value = {"id": "mov_1", "status": COMPLETED, "points": 5}
+    body = {"from_volunteer_id": "vol_li", "to_volunteer_id": "vol_mei", "points": 5}
+    first = gateway.transfer(http(gateway, GATEWAY_LI, "POST", "/api/v1/transfers", body, "k"))
+    again = gateway.transfer(http(gateway, GATEWAY_LI, "POST", "/api/v1/transfers", body, "k"))
+    assert first.status_code == again.status_code == 201
+    assert json.loads(again.data) == json.loads(first.data)
+    assert gateway.points.transfer.call_count == 1
+    assert gateway.points.transfer.call_args.args[2]  # the request key: the movement's id
+
+
+def test_a_grant_without_a_reason_is_refused_at_the_gateway(gateway):
+    with pytest.raises(InvalidInput) as refused:
+        gateway.grant(http(gateway, GATEWAY_STAFF, "POST", "/api/v1/communities/com_1/fund/grants",
+                           {"to_volunteer_id": "vol_mei", "points": 5}), "com_1")
+    assert "reason" in refused.value.fields
+    gateway.points.grant.assert_not_called()
+
+
+def test_the_fund_page_passes_its_limit_and_cursor(gateway):
+    gateway.points.fund.return_value = {"balance": 0, "items": [], "next_cursor": None}
+    gateway.get_fund(http(gateway, GATEWAY_STAFF, "GET",
+                          "/api/v1/communities/com_1/fund?limit=5&cursor=9"), "com_1")
+    query = gateway.points.fund.call_args.args[1]
+    assert query == {"community_id": "com_1", "limit": 5, "cursor": "9"}
+    with pytest.raises(InvalidInput) as refused:
+        gateway.get_fund(http(gateway, GATEWAY_STAFF, "GET",
+                              "/api/v1/communities/com_1/fund?limit=0"), "com_1")
+    assert "limit" in refused.value.fields
