@@ -1,6 +1,7 @@
 """``timebank``: operator commands of the project's package.
 
     timebank verify-ledger     re-derive every points account from the store (an offline audit)
+    timebank import-hours      import a paper sheet (CSV) as an activity's hours, through the API
 
 Reads the same settings as the services: MONGO_URL and TIMEBANK_DB_PREFIX (config/nameko.yml).
 """
@@ -21,6 +22,7 @@ from services.points.ledger import Ledger  # noqa: E402
 from services.points.movements import MovementStore  # noqa: E402
 from services.shared import clock, inflight  # noqa: E402
 from services.shared.config import db_name  # noqa: E402
+from services.volunteer import sheets_import  # noqa: E402
 
 DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017/"
 
@@ -81,6 +83,7 @@ def parser():
     check.add_argument("--mongo-url", default=os.environ.get("MONGO_URL") or DEFAULT_MONGO_URL)
     check.add_argument("--db-prefix", default=os.environ.get("TIMEBANK_DB_PREFIX") or "timebank")
     check.set_defaults(run=cmd_verify_ledger)
+    sheets_import.add_command(commands)
     return top
 
 

@@ -39,6 +39,22 @@ ROUTES = [
      201, False),
     ("post", "/activities/{activity_id}/hours", "Log hours for up to 1000 volunteers",
      contracts.HoursSheetIn, 201, False),
+    ("get", "/activities/{activity_id}/sign-in-code", "The activity's current on-site sign-in "
+     "code, with the URLs of its QR image (staff of its center)", None, 200, False),
+    ("get", "/activities/{activity_id}/sign-in-code.svg", "The sign-in code as a QR code "
+     "(image/svg+xml; .png for image/png)", None, 200, False),
+    ("post", "/activities/{activity_id}/sign-in-code/rotate", "A new sign-in code; the old one "
+     "stops working", None, 200, False),
+    ("post", "/activities/{activity_id}/check-in", "Check in on site with the code shown "
+     "(the volunteer)", contracts.SignInCodeIn, 201, False),
+    ("post", "/activities/{activity_id}/check-out", "Check out: logs the pending hours record "
+     "of the minutes in between, within the activity's times", contracts.SignInCodeIn, 201,
+     False),
+    ("post", "/activities/{activity_id}/hours/import", "Check (dry_run) or log up to 1000 rows "
+     "of a paper sheet; bad rows are named by line", contracts.SheetImportIn, 201, False),
+    ("post", "/activities/{activity_id}/hours.csv", "Import a whole paper sheet sent as text/csv "
+     "(volunteer_id or phone, minutes): 400 naming every bad line and nothing written, or all "
+     "rows logged; rows already logged are skipped", None, 201, False),
     ("get", "/hours/{record_id}", "One hours record and its status", None, 200, False),
     ("post", "/hours/{record_id}/approve", "Approve pending hours; points follow", None,
      200, False),

@@ -20,6 +20,7 @@ from services.gateway.idempotency import IdempotencyRecords, IdempotencyStore, O
     body_fingerprint, caller_scope
 from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
+from services.gateway.sign_in_routes import SignInRoutes
 from services.shared import contracts
 from services.shared.contracts import load
 from services.shared.errors import InvalidInput, NoReply, TimebankError
@@ -71,7 +72,7 @@ def outcome_response(outcome):
     return json_response(outcome.status, outcome.body, headers=headers)
 
 
-class GatewayService(ExposesMetrics):
+class GatewayService(SignInRoutes, ExposesMetrics):
     name = "gateway"
 
     tokens = TokenAuthority()

@@ -285,6 +285,29 @@ class HoursSheetIn(Contract):
                           validate=validate.Length(min=1, max=1000))
 
 
+class SignInCodeIn(Contract):
+    """POST /activities/{id}/check-in and check-out: the code the center shows."""
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class SheetRowIn(Contract):
+    """One row of an imported paper sheet (services/volunteer/sheets_import.py): its line in
+    the file, the volunteer by id or by phone, and the minutes."""
+    line = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    volunteer_id = Id(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[0-9]{6,20}\Z", error="6 to 20 digits"))
+    minutes = fields.Integer(strict=True, required=True,
+                             validate=validate.Range(min=1, max=MAX_MINUTES_PER_ENTRY))
+
+
+class SheetImportIn(Contract):
+    """POST /activities/{id}/hours/import: a part of a sheet, checked (``dry_run``) or logged."""
+    rows = fields.List(fields.Nested(SheetRowIn), required=True,
+                       validate=validate.Length(min=1, max=1000))
+    dry_run = fields.Boolean(load_default=False)
+
+
 class ReasonIn(Contract):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 

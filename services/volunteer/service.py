@@ -24,6 +24,8 @@ from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 from services.shared.clock import now
 from services.volunteer import domain, schemas, throttle
+from services.volunteer.hours_import import HoursImportEntrypoints
+from services.volunteer.sign_in import SignInEntrypoints
 from services.volunteer.storage import REPLAYED, TAKEN, VolunteerStore
 
 log = logging.getLogger(__name__)
@@ -62,7 +64,7 @@ class VolunteerDatabase(MongoStore):
         log.info("created the first administrator 'admin'")
 
 
-class VolunteerService(ExposesMetrics):
+class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, ExposesMetrics):
     name = "volunteer"
 
     store = VolunteerDatabase()

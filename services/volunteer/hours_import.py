@@ -1,0 +1,128 @@
+"""The volunteer service's side of imported sheets (see sheets_import.py for the whole flow).
+
+``import_hours`` takes up to 1000 rows of a sheet: with ``dry_run`` it only reports each bad
+row by its line; otherwise it refuses the part when any row is bad and logs the rest through
+``VolunteerService._log_entries``, the path of staff sheets. A row whose volunteer already
+holds a live record of the same minutes on the activity is skipped, not logged again.
+"""
+import re
+
+from nameko.rpc import rpc
+
+from services.shared import contracts
+from services.shared.contracts import load
+from services.shared.errors import InvalidInput
+from services.shared.ids import derived_id
+from services.volunteer import domain
+from services.volunteer.sheets_import import normalize_phone
+
+LIVE = (domain.PENDING, domain.APPROVED)
+
+
+def line_fields(problems):
+    """InvalidInput fields naming each bad line, the way the CLI prints them."""
+    return {f"line {line}": [reason] for line, reason in sorted(problems.items())}
+
+
+class HoursImportEntrypoints:
+    """Mixed into VolunteerService."""
+
+    @rpc
+    def import_hours(self, actor, activity_id, body, request_key=None):
+        actor = load(contracts.ActorSchema(), actor)
+        activity = self._get_in_tenant(actor, self.store.activities, activity_id, "activity")
+        domain.require_staff_of_center(actor, activity["center_id"])
+        data = load(contracts.SheetImportIn(), body)
+        domain.check_activity_started(activity, self.clock())
+        rows = data["rows"]
+        volunteer_of, problems = self._volunteers_of_rows(activity, rows)
+        live = self._live_records(activity["_id"], set(volunteer_of.values()))
+        longest = domain.activity_minutes(activity)
+        line_of_volunteer, new = {}, []
+        for row in rows:
+            volunteer_id = volunteer_of.get(row["line"])
+            if volunteer_id is None:
+                continue
+            earlier = line_of_volunteer.setdefault(volunteer_id, row["line"])
+            record = live.get(volunteer_id)
+            if earlier != row["line"]:
+                problems[row["line"]] = f"volunteer {volunteer_id} is already on line {earlier}"
+            elif row["minutes"] > longest:
+                problems[row["line"]] = (f"{row['minutes']} minutes is longer than the activity "
+                                         f"({longest} minutes)")
+            elif record is not None and record["minutes"] != row["minutes"]:
+                problems[row["line"]] = (f"volunteer {volunteer_id} is already logged on this "
+                                         f"activity with {record['minutes']} minutes (hours "
+                                         f"record {record['_id']}): reject it to log anew")
+            elif record is None:
+                new.append({"volunteer_id": volunteer_id, "minutes": row["minutes"]})
+        answer = {"rows": len(rows), "already_logged": len(rows) - len(problems) - len(new)}
+        if data["dry_run"]:
+            return dict(answer, new=len(new), volunteers={
+                str(line): v for line, v in volunteer_of.items() if line not in problems},
+                problems=[{"line": line, "reason": reason}
+                          for line, reason in sorted(problems.items())])
+        if problems:
+            raise InvalidInput(f"{len(problems)} rows of the sheet are bad; nothing was written",
+                               code="invalid_sheet", fields=line_fields(problems))
+        if new:
+            # Keyed by content: the same rows imported again (a retried part, the same file
+            # run twice at once) meet the same records instead of clashing with them.
+            key = derived_id("imp", activity["_id"],
+                             *sorted(f"{e['volunteer_id']}:{e['minutes']}" for e in new))
+            self._log_entries(actor, activity, new, key)
+        self.metrics.count("hours_imported", len(new))
+        return dict(answer, added=len(new))
+
+    def _volunteers_of_rows(self, activity, rows):
+        """({line: volunteer id}, {line: reason}) for rows naming volunteers by id or phone."""
+        community_id = activity["community_id"]
+        ids = list(dict.fromkeys(r["volunteer_id"] for r in rows if r["volunteer_id"]))
+        community_of = self.store.communities_of_volunteers(ids)
+        by_phone = self._volunteers_by_phone(community_id) if any(
+            r["volunteer_id"] is None for r in rows) else {}
+        volunteer_of, problems = {}, {}
+        for row in rows:
+            if row["volunteer_id"]:
+                if community_of.get(row["volunteer_id"]) == community_id:
+                    volunteer_of[row["line"]] = row["volunteer_id"]
+                else:  # another community's volunteer is as unknown as a made-up id
+                    problems[row["line"]] = f"no volunteer {row['volunteer_id']} in this community"
+                continue
+            found = by_phone.get(row["phone"], [])
+            if len(found) == 1:
+                volunteer_of[row["line"]] = found[0]
+            elif not found:
+                problems[row["line"]] = f"no volunteer with phone {row['phone']} in this community"
+            else:
+                problems[row["line"]] = (f"phone {row['phone']} belongs to {len(found)} "
+                                         "volunteers: give the volunteer id")
+        return volunteer_of, problems
+
+    def _volunteers_by_phone(self, community_id):
+        """{phone digits: [volunteer ids]} of the community: one read of its volunteers, for
+        the whole part (the store indexes only _id, so per-phone queries would each read all)."""
+        by_phone = {}
+        for volunteer in self.store.volunteers.find({"community_id": community_id},
+                                                    {"phone": 1}):
+            phone = normalize_phone(volunteer.get("phone") or "")
+            if re.fullmatch(r"[0-9]{6,20}", phone):
+                by_phone.setdefault(phone, []).append(volunteer["_id"])
+        return by_phone
+
+    def _live_records(self, activity_id, volunteer_ids):
+        """{volunteer id: record} of the volunteers holding a pending or approved record."""
+        def live_record(volunteer_id):
+            generation = 1
+            while True:
+                record = self.store.hours.find_one(
+                    {"_id": domain.record_id(activity_id, volunteer_id, generation)})
+                if record is None:
+                    return None
+                status = self.store.status_of(record["_id"])[0]
+                if status in LIVE:
+                    return record
+                generation += 1
+
+        found = self.store._each(live_record, list(volunteer_ids))
+        return {record["volunteer_id"]: record for record in found if record}
