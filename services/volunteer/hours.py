@@ -1,0 +1,81 @@
+"""Logging hours: the one path every way of creating hours records takes (a sheet through the
+API, on-site check-out, a CSV import), so each keeps the same rules.
+
+``log_records`` stores pending records all or none, in steps that each decide once by a unique
+insert: the records (one live record per volunteer and activity), the activity's places (its
+capacity), then each volunteer's occupied time (no overlapping records). A step that refuses
+voids the records stored before it (a step-1 decision: records are never edited or deleted) and
+gives back the places taken, so a refused sheet leaves no live record and holds no place.
+"""
+from services.shared.clock import now
+from services.shared.errors import Conflict, RuleViolation
+from services.shared.ids import derived_id
+from services.volunteer import domain
+from services.volunteer.indexes import CapacityFull, Overlap
+from services.volunteer.storage import CREATED, REPLAYED, TAKEN
+
+CAPACITY_VOID_REASON = "its sheet was refused: more volunteers than the activity's capacity"
+OVERLAP_VOID_REASON = "its sheet was refused: a volunteer holds hours at an overlapping time"
+
+
+def new_record(activity, volunteer_id, minutes, logged_by, logged_at, sheet_id, **extra):
+    """A pending record of ``minutes`` for a volunteer on an activity (generation 1; the store
+    moves to a later generation when an earlier one was rejected, revoked or voided)."""
+    return dict(extra, **{
+        "_id": domain.record_id(activity["_id"], volunteer_id, 1), "generation": 1,
+        "sheet_id": sheet_id, "activity_id": activity["_id"],
+        "center_id": activity["center_id"], "community_id": activity["community_id"],
+        "category": activity["category"], "activity_starts_at": activity["starts_at"],
+        "volunteer_id": volunteer_id, "minutes": minutes,
+        "logged_by": logged_by, "logged_at": logged_at, "on_roster": True,
+    })
+
+
+def log_records(store, activity, records):
+    """Store ``records`` (from new_record, one per volunteer, validated: see
+    domain.sheet_entry_problems) all or none; returns [(record as stored, CREATED | REPLAYED)].
+
+    Raises Conflict already_logged (a volunteer holds a live record on this activity),
+    RuleViolation capacity_exceeded (fields.capacity) or overlapping_hours (fields.entries.<i>
+    naming the other record). A retry of the same sheet (same ``sheet_id``) replays.
+    """
+    placed = store.insert_sheet(records)
+    taken = {str(i): {"volunteer_id": [f"already logged on this activity: hours record "
+                                       f"{record['_id']}"]}
+             for i, (record, how) in enumerate(placed) if how == TAKEN}
+    if taken:
+        raise Conflict("volunteers already logged on this activity", code="already_logged",
+                       fields={"entries": taken})
+    ours = [record for record, _ in placed]
+    places_key = derived_id("places", *sorted(record["_id"] for record in ours))
+    try:
+        store.rosters.take_places(activity, [record["_id"] for record in ours], places_key)
+    except CapacityFull as full:
+        _void(store, ours, CAPACITY_VOID_REASON)
+        message = domain.capacity_message(activity, full.placed)
+        raise RuleViolation(message, code="capacity_exceeded",
+                            fields={"capacity": [message]}) from None
+
+    def occupy(record):
+        try:
+            store.occupancy.occupy(record, activity, lambda record_id: store.status_of(
+                record_id)[0] not in domain.REOPENED_BY)
+        except Overlap as overlap:
+            return overlap.other
+        return None
+
+    clashes = {str(i): {"volunteer_id": [domain.overlap_message(other)]}
+               for i, other in enumerate(store._each(occupy, ours)) if other is not None}
+    if clashes:
+        _void(store, ours, OVERLAP_VOID_REASON)
+        store.rosters.release(activity["_id"], len(ours), key=f"release:{places_key}",
+                              reason=OVERLAP_VOID_REASON)
+        raise RuleViolation("volunteers hold hours at overlapping times",
+                            code="overlapping_hours", fields={"entries": clashes})
+    return [(record, how) for record, how in placed if how in (CREATED, REPLAYED)]
+
+
+def _void(store, records, reason):
+    store._each(lambda record: store.record_decision(
+        record["_id"], domain.DECISION_STEP[domain.VOIDED],
+        domain.void_decision(record, reason, now())), records)
