@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
+# The CJK font the service certificate is set in (services/volunteer/certificate.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-wqy-zenhei \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 timebank \
     && useradd --system --uid 10001 --gid timebank --home-dir /app --no-create-home timebank
 

@@ -71,6 +71,18 @@ start_rabbitmq() {
   "$PY" scripts/wait_ready.py amqp "$LOCAL_AMQP" --timeout 120
 }
 
+# The service certificate is set in a CJK font from Debian; the tests read it back with poppler
+# (pdftotext, pdftoppm). Installed once, when missing.
+ensure_document_tools() {
+  local missing=()
+  [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing+=(fonts-wqy-zenhei)
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "installing ${missing[*]} (Debian)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 build_docstore() {
   if [ -x "$DOCSTORE_BIN" ] && [ "$DOCSTORE_BIN" -nt tools/docstore/main.go ] &&
      [ "$DOCSTORE_BIN" -nt tools/docstore/go.sum ] && [ "$DOCSTORE_BIN" -nt tools/docstore/go.mod ]; then
@@ -118,6 +130,7 @@ ensure_supervisord() {
 
 infra() {
   ensure_venv
+  ensure_document_tools
   ensure_rabbitmq
   if [ -z "${MONGO_URL:-}" ]; then
     build_docstore
@@ -177,7 +190,7 @@ restart() {
 }
 
 case "${1:-}" in
-  venv) ensure_venv ;;
+  venv) ensure_venv; ensure_document_tools ;;
   restart) restart ;;
   infra) infra ;;
   up) up ;;

@@ -35,6 +35,17 @@ ROUTES = [
      None, 200, False),
     ("get", "/volunteers/{volunteer_id}/statement", "Ledger entries, newest first",
      None, 200, False),
+    ("get", "/volunteers/{volunteer_id}/certificate.pdf", "The service certificate (志愿服务证明) "
+     "as application/pdf: approved hours by activity, center and date, star level, issuing "
+     "centers, verification code (also in X-Certificate-Code); 422 no_approved_hours",
+     None, 200, False),
+    ("get", "/certificates/{code}", "Check a certificate's code (anyone): {valid, "
+     "volunteer_name, approved_minutes, star_level, issued_at, issued_by}; 404 for a code "
+     "never issued; valid is false once hours on it were revoked", None, 200, True),
+    ("get", "/centers/{center_id}/report", "Approved minutes of a center by month (of "
+     "service), category and volunteer; from and to are local dates, both included (default: "
+     "the year to date); format=csv: UTF-8 with BOM for Excel (staff of the center, admin)",
+     None, 200, False),
     ("post", "/activities", "Publish an activity (center staff)", contracts.ActivityIn,
      201, False),
     ("post", "/activities/{activity_id}/hours", "Log hours for up to 1000 volunteers",
@@ -83,6 +94,7 @@ QUERY = {
                                              ("format", "string")] + PAGE,
     "/rewards": [("community_id", "string"), ("kind", "string")] + PAGE,
     "/communities/{community_id}/fund": PAGE,
+    "/centers/{center_id}/report": [("from", "string"), ("to", "string"), ("format", "string")],
 }
 
 # Success answers described field by field, for clients that parse them.

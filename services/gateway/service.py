@@ -20,6 +20,7 @@ from services.gateway.idempotency import IdempotencyRecords, IdempotencyStore, O
     body_fingerprint, caller_scope
 from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
+from services.gateway.handout_routes import HandoutRoutes
 from services.gateway.sign_in_routes import SignInRoutes
 from services.shared import contracts
 from services.shared.contracts import load
@@ -72,7 +73,7 @@ def outcome_response(outcome):
     return json_response(outcome.status, outcome.body, headers=headers)
 
 
-class GatewayService(SignInRoutes, ExposesMetrics):
+class GatewayService(SignInRoutes, HandoutRoutes, ExposesMetrics):
     name = "gateway"
 
     tokens = TokenAuthority()

@@ -476,3 +476,13 @@ class StatementArgs(Schema):
     limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(load_default=None, validate=validate.Regexp(
         r"^[1-9][0-9]{0,17}$", error="as returned in next_cursor"))
+
+
+class ReportArgs(Schema):
+    """The query string of GET /centers/{id}/report: local calendar days, both included."""
+    class Meta:
+        unknown = EXCLUDE  # a cache-buster or tracking parameter is no error
+
+    from_ = fields.Date(data_key="from", load_default=None)
+    to = fields.Date(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))

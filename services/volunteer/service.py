@@ -26,6 +26,7 @@ from services.shared.clock import now
 from services.volunteer import domain, schemas, throttle
 from services.volunteer.hours_import import HoursImportEntrypoints
 from services.volunteer.sign_in import SignInEntrypoints
+from services.volunteer.handouts import Handouts
 from services.volunteer.storage import REPLAYED, TAKEN, VolunteerStore
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class VolunteerDatabase(MongoStore):
         log.info("created the first administrator 'admin'")
 
 
-class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, ExposesMetrics):
+class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, ExposesMetrics):
     name = "volunteer"
 
     store = VolunteerDatabase()
@@ -444,6 +445,8 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, ExposesMetrics
             event_id = f"{event_type}:{record['_id']}"
             self.outbox.add(event_id, event_type, contracts.EVENT_SCHEMAS[event_type]().dump(
                 dict(event, event_id=event_id)))
+            if not self._tally_for_reports(record, tally_key, minutes):
+                return  # still in flight: the recovery timer adds it to the report's tally
         self.store.in_flight.done(decision_id)
 
     def _decide(self, actor, record_id, wanted, reason):

@@ -41,10 +41,17 @@ class VolunteerStore:
         self.service_minutes = AppendLog(db, "service_minutes")
         # Decisions whose tally and events are still to be written (see shared.inflight).
         self.in_flight = InFlight(db.decisions_in_flight)
+        # Approved minutes per center and month of service, for reports (see reports.py).
+        self.center_minutes = AppendLog(db, "center_minutes")
+        # Issued service certificates, insert-only: _id = the verification code; and the code
+        # of each certified state (certificate.certified_state), so a state keeps its code.
+        self.certificates = db.certificates
+        self.certificate_states = db.certificate_states
 
     def ensure_indexes(self):
         self.communities.create_index("code", unique=True, name="code_unique")
         self.service_minutes.ensure_indexes()
+        self.center_minutes.ensure_indexes()
 
     # --- generic -------------------------------------------------------------------------
 
@@ -61,6 +68,12 @@ class VolunteerStore:
     def _each(self, function, items):
         """``function`` over ``items`` with bounded concurrency, results in order."""
         return list(eventlet.GreenPool(LOOKUP_CONCURRENCY).imap(function, items))
+
+    def lookup_each(self, collection, ids):
+        """{id: document} for those of ``ids`` that exist: one _id lookup each."""
+        found = self._each(lambda doc_id: collection.find_one({"_id": doc_id}),
+                           list(dict.fromkeys(ids)))
+        return {doc["_id"]: doc for doc in found if doc}
 
     # --- volunteers --------------------------------------------------------------------------
 
