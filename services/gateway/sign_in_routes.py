@@ -110,7 +110,7 @@ class SignInRoutes:
         try:
             rows, problems = sheets_import.parse_sheet(sheets_import.decode_sheet(
                 raw, request.mimetype_params.get("charset")))
-            if problems:
+            if not rows:
                 raise sheets_import.SheetRefused(problems)
         except sheets_import.SheetError as exc:
             raise InvalidInput(f"the sheet cannot be read: {exc}", code="invalid_sheet",
@@ -125,7 +125,7 @@ class SignInRoutes:
 
         def run(_key):
             try:
-                return sheets_import.run_import(rows, send)
+                return sheets_import.run_import(rows, send, problems=problems)
             except sheets_import.SheetRefused as refused:
                 raise sheet_refused_error(refused)
 

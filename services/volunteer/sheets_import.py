@@ -29,6 +29,7 @@ import os
 import re
 import sys
 import time
+import uuid
 
 CHUNK_ROWS = 1000          # the most rows of one check or write (the API's sheet limit)
 MAX_ROWS = 50_000
@@ -193,16 +194,19 @@ def _problems_of(answer):
     return [Problem(p["line"], p["reason"]) for p in answer.get("problems", [])]
 
 
-def run_import(rows, send, progress=None):
+def run_import(rows, send, progress=None, problems=()):
     """Check every part of ``rows``, then log every part; SheetRefused when any row is bad.
 
-    ``send(index, rows as JSON, dry_run)`` answers the service's import_hours answer. Returns
-    {"rows", "added", "already_logged"}.
+    ``problems`` are those the file showed by itself (parse_sheet): the rows it could read are
+    checked all the same, so that one refusal names every bad row. ``send(index, rows as JSON,
+    dry_run)`` answers the service's import_hours answer. Returns {"rows", "added",
+    "already_logged"}.
     """
     parts = chunks([row.as_json() for row in rows])
-    problems, line_of_volunteer = [], {}
+    problems, line_of_volunteer, checks = list(problems), {}, []
     for index, part in enumerate(parts):
         answer = send(index, part, True)
+        checks.append(answer)
         problems += _problems_of(answer)
         # A volunteer named by id on one line and by phone on another, in different parts.
         for line, volunteer_id in sorted((int(line), v) for line, v
@@ -217,17 +221,20 @@ def run_import(rows, send, progress=None):
         raise SheetRefused(problems)
     totals = {"rows": len(rows), "added": 0, "already_logged": 0}
     for index, part in enumerate(parts):
-        answer = send(index, part, False)
-        totals["added"] += answer["added"]
+        # A part whose every row is logged already (the same file again) needs no write.
+        answer = send(index, part, False) if checks[index].get("new") != 0 else checks[index]
+        totals["added"] += answer.get("added", 0)
         totals["already_logged"] += answer["already_logged"]
         if progress:
             progress.update(len(part))
     return totals
 
 
-def part_key(file_digest, activity_id, index):
-    """The Idempotency-Key of a part's write: a retry of the same file replays it."""
-    return f"import-hours:{activity_id}:{file_digest}:{index}"
+def part_key(file_digest, activity_id, index, run_id):
+    """The Idempotency-Key of a part's write: a retried request of this run replays it. Another
+    run of the file has keys of its own (a replay would answer the first run's "added"); it
+    adds nothing since its rows are logged already, and the service keys records by content."""
+    return f"import-hours:{activity_id}:{file_digest}:{run_id}:{index}"
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -285,9 +292,10 @@ def sign_in(client, username, password):
 
 def http_sender(client, token, activity_id, file_digest):
     path = f"/api/v1/activities/{activity_id}/hours/import"
+    run_id = uuid.uuid4().hex[:12]
 
     def send(index, part, dry_run):
-        key = None if dry_run else part_key(file_digest, activity_id, index)
+        key = None if dry_run else part_key(file_digest, activity_id, index, run_id)
         response = client.post(path, {"rows": part, "dry_run": dry_run}, token=token, key=key)
         if response.status_code == 400 and "fields" in response.json().get("error", {}):
             fields = response.json()["error"]["fields"]
@@ -317,7 +325,7 @@ def cmd_import_hours(args, out=sys.stdout, err=sys.stderr):
     try:
         raw = open(args.file, "rb").read()
         rows, problems = parse_sheet(decode_sheet(raw))
-        if problems:
+        if not rows:
             raise SheetRefused(problems)
         client = HttpClient(args.api)
         token = sign_in(client, args.username, read_password(args.username))
@@ -325,7 +333,7 @@ def cmd_import_hours(args, out=sys.stdout, err=sys.stderr):
         from tqdm import tqdm
         with tqdm(total=2 * len(rows), unit="row", file=err, desc="check, then import",
                   disable=len(rows) < PROGRESS_FROM_ROWS) as progress:
-            totals = run_import(rows, send, progress)
+            totals = run_import(rows, send, progress, problems)
     except OSError as exc:
         print(f"import-hours: {exc}", file=err)
         return 2

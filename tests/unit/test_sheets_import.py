@@ -112,10 +112,28 @@ def test_one_volunteer_by_id_and_by_phone_in_two_parts_is_a_bad_row():
     assert all(dry_run for _, dry_run in service.calls)
 
 
-def test_a_parts_write_key_is_derived_from_the_file_activity_and_part():
-    key = sheets_import.part_key("abc", "act_1", 0)
-    assert key == sheets_import.part_key("abc", "act_1", 0)
-    assert len({key, sheets_import.part_key("abd", "act_1", 0),
-                sheets_import.part_key("abc", "act_2", 0),
-                sheets_import.part_key("abc", "act_1", 1)}) == 4
+def test_rows_the_file_showed_bad_are_reported_with_those_the_service_found():
+    service = Service(bad={3})
+    with pytest.raises(SheetRefused) as refused:
+        run_import(rows_of(3), service.send, problems=[Problem(9, "minutes 'x'")])
+    assert [p.line for p in refused.value.problems] == [3, 9]
+    assert all(dry_run for _, dry_run in service.calls)
+
+
+def test_a_part_the_check_found_fully_logged_is_not_written_again():
+    service = Service()
+    send = lambda index, part, dry_run: dict(service.send(index, part, dry_run), new=0,  # noqa
+                                             already_logged=len(part))
+    assert run_import(rows_of(1500), send) == {"rows": 1500, "added": 0,
+                                                "already_logged": 1500}
+    assert service.calls == [(0, True), (1, True)]
+
+
+def test_a_parts_write_key_is_derived_from_the_file_activity_part_and_run():
+    key = sheets_import.part_key("abc", "act_1", 0, "run1")
+    assert key == sheets_import.part_key("abc", "act_1", 0, "run1")
+    assert len({key, sheets_import.part_key("abd", "act_1", 0, "run1"),
+                sheets_import.part_key("abc", "act_2", 0, "run1"),
+                sheets_import.part_key("abc", "act_1", 1, "run1"),
+                sheets_import.part_key("abc", "act_1", 0, "run2")}) == 5
     assert str(Problem(7, "why")) == "line 7: why"
