@@ -25,8 +25,8 @@ def setup_center(rpc):
         "community_id": community["id"], "name": "Li Wei", "phone": "13800000000",
         "username": f"li{suffix}", "password": "li-pass-123"})
     activity = rpc.volunteer.create_activity(staff, {
-        "center_id": center["id"], "title": "Visit elders", "category": "elder_care",
-        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T12:00:00+08:00"})
+        "center_id": center["id"], "title": "Visit elders", "category": "other",
+        "starts_at": "2026-11-20T09:00:00+08:00", "ends_at": "2026-11-20T12:00:00+08:00"})
     return staff, volunteer["id"], activity["id"]
 
 

@@ -10,13 +10,14 @@ from services.shared.metrics import Metrics
 from tests.support import wait_until
 
 
-def approval(volunteer_id, minutes=150, record_id=None):
+def approval(volunteer_id, minutes=150, record_id=None, day="2026-11-20"):
     return {
         "event_id": f"hours_approved:{record_id}", "record_id": record_id or uuid.uuid4().hex,
         "volunteer_id": volunteer_id, "community_id": "com1", "center_id": "ctr1",
-        "activity_id": "act1", "category": "elder_care", "minutes": minutes,
-        "activity_starts_at": "2026-11-21T09:00:00+08:00",
-        "approved_at": "2026-11-21T13:00:00+08:00", "approved_by": "staff1",
+        # Category "other" on a working day: the scheme's plain 10 points an hour.
+        "activity_id": "act1", "category": "other", "minutes": minutes,
+        "activity_starts_at": f"{day}T09:00:00+08:00",
+        "approved_at": f"{day}T13:00:00+08:00", "approved_by": "staff1",
     }
 
 

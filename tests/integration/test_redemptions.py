@@ -22,9 +22,13 @@ def shop(start, rpc, service_config):
     volunteer = {"user_id": "li", "role": "volunteer", "subject_id": volunteer_id}
 
     def fund(minutes):
+        """Credit ``minutes`` at 10 points an hour, one record per working day under the cap."""
         target = rpc.points.get_balance(volunteer_id)["balance"] + minutes * 10 // 60
-        event_dispatcher(service_config())("volunteer", "hours_approved",
-                                           approval(volunteer_id, minutes=minutes))
+        dispatch = event_dispatcher(service_config())
+        for day in ("2026-11-20", "2026-11-19", "2026-11-18"):
+            part, minutes = min(minutes, 360), minutes - min(minutes, 360)
+            if part:
+                dispatch("volunteer", "hours_approved", approval(volunteer_id, part, day=day))
         wait_until(lambda: rpc.points.get_balance(volunteer_id)["balance"] == target)
 
     def gift(cost, stock):
