@@ -29,6 +29,8 @@ ROUTES = [
     ("post", "/merchants", "Admit a partner merchant (admin)", contracts.MerchantIn, 201, False),
     ("post", "/volunteers", "Register a volunteer (staff, admin, or self-registration)",
      contracts.VolunteerIn, 201, True),
+    ("get", "/volunteers", "A community's volunteers by name, its first characters, or mobile "
+     "number, newest first (staff of the community, admin)", None, 200, False),
     ("get", "/volunteers/{volunteer_id}", "A volunteer with approved minutes and star level",
      None, 200, False),
     ("get", "/volunteers/{volunteer_id}/balance", "Points balance, reserved and available",
@@ -50,6 +52,12 @@ ROUTES = [
      201, False),
     ("post", "/activities/{activity_id}/hours", "Log hours for up to 1000 volunteers",
      contracts.HoursSheetIn, 201, False),
+    ("get", "/activities", "A center's activities, most recently published first", None, 200,
+     False),
+    ("get", "/activities/{activity_id}/hours", "The activity's hours records with status, who "
+     "logged and decided them, when and why (staff of the center)", None, 200, False),
+    ("post", "/activities/{activity_id}/approve", "Approve every pending record of the "
+     "activity at once: {approved: n}", None, 200, False),
     ("get", "/activities/{activity_id}/sign-in-code", "The activity's current on-site sign-in "
      "code, with the URLs of its QR image (staff of its center)", None, 200, False),
     ("get", "/activities/{activity_id}/sign-in-code.svg", "The sign-in code as a QR code "
@@ -93,6 +101,9 @@ QUERY = {
     "/volunteers/{volunteer_id}/statement": [("from", "string"), ("to", "string"),
                                              ("format", "string")] + PAGE,
     "/rewards": [("community_id", "string"), ("kind", "string")] + PAGE,
+    "/volunteers": [("community_id", "string"), ("q", "string")] + PAGE,
+    "/activities": [("center_id", "string"), ("from", "string"), ("to", "string")] + PAGE,
+    "/activities/{activity_id}/hours": PAGE,
     "/communities/{community_id}/fund": PAGE,
     "/centers/{center_id}/report": [("from", "string"), ("to", "string"), ("format", "string")],
 }
@@ -114,6 +125,19 @@ ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed"
           "503": "a dependency is down"}
 
 
+# What an error means on one path, beside the general ERRORS.
+ERROR_NOTES = {
+    ("post", "/volunteers"): {
+        "409": "phone_taken: the mobile number is a volunteer of this community already; "
+               "error.fields.volunteer_id = [that volunteer's id] (or username_taken)"},
+    ("post", "/activities/{activity_id}/hours"): {
+        "409": "already_logged: error.fields.entries.<index>.volunteer_id names the record",
+        "422": "capacity_exceeded (error.fields.capacity), overlapping_hours "
+               "(error.fields.entries.<index>.volunteer_id names the other record), "
+               "activity_not_started"},
+}
+
+
 @functools.lru_cache(maxsize=1)
 def openapi_document():
     spec = APISpec(title="Timebank API", version="1.0.0", openapi_version="3.0.3",
@@ -131,7 +155,7 @@ def openapi_document():
                                         **ANSWERS.get((method, path), {})}, **{
                 code: {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
-                for code, text in ERRORS.items()}},
+                for code, text in dict(ERRORS, **ERROR_NOTES.get((method, path), {})).items()}},
             "parameters": [{"in": "path", "name": name, "required": True,
                             "schema": {"type": "string"}}
                            for name in _path_params(path)] + [

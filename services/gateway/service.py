@@ -252,6 +252,14 @@ class GatewayService(SignInRoutes, HandoutRoutes, ExposesMetrics):
                             lambda key: self.volunteer.register_volunteer(
                                 actor, body, key, request.remote_addr))
 
+    @http("GET", f"{API}/volunteers")
+    def search_volunteers(self, request):
+        """A community's volunteers by name (or its first characters) or mobile number."""
+        actor = self.tokens.actor(request)
+        args = request.args.to_dict()
+        load(contracts.VolunteerSearchArgs(), args)  # 400 here, before the bus
+        return json_response(200, self.volunteer.search_volunteers(actor, args))
+
     @http("GET", f"{API}/volunteers/<string:volunteer_id>")
     def get_volunteer(self, request, volunteer_id):
         actor = self.tokens.actor(request)
@@ -292,6 +300,28 @@ class GatewayService(SignInRoutes, HandoutRoutes, ExposesMetrics):
         body = read_json(request, contracts.ActivityIn())
         return self._create(request, actor, body,
                             lambda key: self.volunteer.create_activity(actor, body, key))
+
+    @http("GET", f"{API}/activities")
+    def list_activities(self, request):
+        actor = self.tokens.actor(request)
+        args = request.args.to_dict()
+        load(contracts.ActivityListArgs(), args)
+        return json_response(200, self.volunteer.list_activities(actor, args))
+
+    @http("GET", f"{API}/activities/<string:activity_id>/hours")
+    def activity_hours(self, request, activity_id):
+        actor = self.tokens.actor(request)
+        args = request.args.to_dict()
+        load(contracts.RosterPageArgs(), args)
+        return json_response(200, self.volunteer.activity_hours(actor, activity_id, args))
+
+    @http("POST", f"{API}/activities/<string:activity_id>/approve")
+    def approve_activity(self, request, activity_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request)
+        return self._create(request, actor, body,
+                            lambda key: self.volunteer.approve_activity(actor, activity_id),
+                            200)
 
     @http("POST", f"{API}/activities/<string:activity_id>/hours")
     def log_hours(self, request, activity_id):

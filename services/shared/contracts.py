@@ -10,6 +10,7 @@ import zoneinfo
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
+from services.shared import identity
 from services.shared.errors import InvalidInput
 
 ROLES = ("admin", "center_staff", "merchant", "volunteer")
@@ -251,13 +252,71 @@ class UserIn(Contract):
     merchant_id = Id(load_default=None, allow_none=True)
 
 
+class Normalized(fields.String):
+    """A string that ``normalize`` turns into its one stored form (None: invalid)."""
+
+    def __init__(self, normalize, error, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize, self.error_text = normalize, error
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        normalized = self.normalize(super()._deserialize(value, attr, data, **kwargs))
+        if normalized is None:
+            raise ValidationError(self.error_text)
+        return normalized
+
+
+MainlandMobile = lambda **kw: Normalized(  # noqa: E731
+    identity.mainland_mobile, "a mainland China mobile number, 11 digits (e.g. 13800000000)",
+    **kw)
+
+
 class VolunteerIn(Contract):
     community_id = Id(required=True)
     name = Name(required=True)
-    phone = fields.String(required=True, validate=validate.Regexp(
-        r"^\+?[0-9][0-9\- ]{5,19}\Z", error="a phone number of 6 to 20 digits"))
+    # Stored as its 11 national digits: one number is one volunteer per community.
+    phone = MainlandMobile(required=True)
     username = fields.String(required=True, validate=USERNAME)
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
+    # Optional; stored, and only ever answered masked (identity.masked_id_card).
+    id_card = Normalized(identity.resident_id, "an 18-character resident ID card number "
+                         "(GB 11643) with a valid birth date and check digit",
+                         load_default=None, allow_none=True, load_only=True)
+
+
+class VolunteerSearchArgs(Schema):
+    """The query string of GET /volunteers: a community's volunteers by name or phone."""
+    class Meta:
+        unknown = EXCLUDE
+
+    community_id = Id(required=True)
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[1-9][0-9]{0,17}\Z", error="as returned in next_cursor"))
+
+
+class ActivityListArgs(Schema):
+    """The query string of GET /activities: a center's activities, newest first."""
+    class Meta:
+        unknown = EXCLUDE
+
+    center_id = Id(required=True)
+    from_ = Moment(data_key="from", load_default=None)
+    to = Moment(load_default=None)
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[1-9][0-9]{0,17}\Z", error="as returned in next_cursor"))
+
+
+class RosterPageArgs(Schema):
+    """The query string of GET /activities/{id}/hours: the cursor is "<sheet seq>.<index>"."""
+    class Meta:
+        unknown = EXCLUDE
+
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(
+        r"^[1-9][0-9]{0,17}\.[0-9]{1,6}\Z", error="as returned in next_cursor"))
 
 
 class ActivityIn(Contract):

@@ -1,4 +1,6 @@
 """Volunteer-domain rules as plain functions: hours life cycle, star levels, passwords."""
+import unicodedata
+
 import bcrypt
 
 from services.shared import contracts
@@ -177,3 +179,52 @@ def may_read_volunteer(actor, volunteer):
         or (actor["role"] == "center_staff"
             and actor.get("community_id") == volunteer["community_id"])
     )
+
+
+# --- one number, one volunteer; finding volunteers -----------------------------------------
+
+def phone_claim_id(community_id, phone):
+    """The document whose unique ``_id`` makes a mobile number one volunteer per community."""
+    return f"phone:{community_id}:{phone}"
+
+
+# Names are indexed by their prefixes up to this many characters (Chinese names are 2 to 4;
+# a longer query walks its first NAME_PREFIX_MAX characters and filters the rest).
+NAME_PREFIX_MAX = 12
+
+
+def name_key(name):
+    """A name as searches compare it: NFKC (full-width letters), casefolded, spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def name_prefixes(name):
+    key = name_key(name)
+    return [key[:length] for length in range(1, min(len(key), NAME_PREFIX_MAX) + 1)]
+
+
+def community_stream(community_id):
+    """Every volunteer of a community, in registration order."""
+    return f"all:{community_id}"
+
+
+def name_stream(community_id, prefix):
+    """The volunteers of a community whose name starts with ``prefix`` (see name_prefixes)."""
+    return f"name:{community_id}:{prefix[:NAME_PREFIX_MAX]}"
+
+
+# --- honest hours: capacity and overlapping activities -------------------------------------
+
+def overlaps(a_starts, a_ends, b_starts, b_ends):
+    """Whether two activities share a moment (one ending as the other starts do not)."""
+    return a_starts < b_ends and b_starts < a_ends
+
+
+def overlap_message(other):
+    return (f"overlaps hours record {other['record_id']} (activity {other['activity_id']}, "
+            f"{other['starts_at'].isoformat()} to {other['ends_at'].isoformat()})")
+
+
+def capacity_message(activity, placed):
+    return (f"the activity takes at most {activity['capacity']} volunteers; "
+            f"{placed} are logged already")

@@ -11,7 +11,7 @@ from services.shared.clock import now
 from services.shared.errors import Conflict, RuleViolation
 from services.shared.ids import derived_id
 from services.volunteer import domain
-from services.volunteer.indexes import CapacityFull, Overlap
+from services.volunteer.indexes import CapacityFull
 from services.volunteer.storage import CREATED, REPLAYED, TAKEN
 
 CAPACITY_VOID_REASON = "its sheet was refused: more volunteers than the activity's capacity"
@@ -56,16 +56,11 @@ def log_records(store, activity, records):
         raise RuleViolation(message, code="capacity_exceeded",
                             fields={"capacity": [message]}) from None
 
-    def occupy(record):
-        try:
-            store.occupancy.occupy(record, activity, lambda record_id: store.status_of(
-                record_id)[0] not in domain.REOPENED_BY)
-        except Overlap as overlap:
-            return overlap.other
-        return None
-
+    overlapping = store.occupancy.occupy_all(
+        ours, activity, lambda record_id: store.status_of(record_id)[0] not in
+        domain.REOPENED_BY, store._each)
     clashes = {str(i): {"volunteer_id": [domain.overlap_message(other)]}
-               for i, other in enumerate(store._each(occupy, ours)) if other is not None}
+               for i, other in enumerate(overlapping) if other is not None}
     if clashes:
         _void(store, ours, OVERLAP_VOID_REASON)
         store.rosters.release(activity["_id"], len(ours), key=f"release:{places_key}",

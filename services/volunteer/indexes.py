@@ -16,7 +16,10 @@ a volunteer, never by the whole store's history:
 """
 import datetime as dt
 
+from pymongo.errors import BulkWriteError
+
 from services.shared.appendlog import AppendLog, FloorBreached
+from services.shared.errors import Busy
 from services.shared.clock import now
 from services.shared.storage import insert_or_replay
 from services.volunteer import domain
@@ -25,6 +28,22 @@ from services.volunteer import domain
 # the number after this long; a registration stores its volunteer within moments of the claim.
 ORPHANED_CLAIM_AFTER = dt.timedelta(minutes=2)
 CHUNK = 50  # log entries read per step of a walk
+
+
+def insert_each(collection, docs):
+    """Insert every document whose ``_id`` is free, in one batch; returns those inserted (a
+    document whose ``_id`` was taken already is left as it is)."""
+    if not docs:
+        return []
+    try:
+        collection.insert_many(docs, ordered=False)
+        return list(docs)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != 11000 for error in errors):
+            raise
+        taken = {error["index"] for error in errors}
+        return [doc for index, doc in enumerate(docs) if index not in taken]
 
 
 class VolunteerDirectory:
@@ -89,48 +108,73 @@ class Overlap(Exception):
 
 
 class Occupancy:
-    """Per volunteer (stream ``busy:<volunteer>``), the times their records occupy.
+    """Per volunteer, the times their records occupy: entry n is the document
+    ``_id = "busy:<volunteer>:<n>"`` naming a record and its activity's times.
 
-    A record occupies its activity's time by appending an entry (key ``occupy:<record>``) after
-    checking every earlier entry: two sheets racing for one volunteer both try to insert entry n;
-    the loser re-reads, sees the winner's time and is refused. An entry is never edited: a record
-    that is rejected, revoked or voided stops occupying its time because its status is read (only
-    for entries that overlap). A check costs the volunteer's own history, not the store's.
+    A record occupies its time by inserting the next entry after checking every earlier one:
+    two sheets racing for one volunteer both try to insert entry n; the loser re-reads, sees the
+    winner's time and is refused. An entry is never edited: a record that is rejected, revoked or
+    voided stops occupying its time because its status is read (only for entries that overlap).
+    A check costs the volunteer's own history, never the store's; a sheet inserts the entries of
+    all its volunteers in one batch, and only those that lost a race go round again.
     """
+    MAX_ATTEMPTS = 25
 
     def __init__(self, db):
-        self.log = AppendLog(db, "occupied_times")
+        self.entries = db.occupied_times
         self.pause_before_insert = None  # integration tests hold racing sheets here
 
     def ensure_indexes(self):
-        self.log.ensure_indexes()
+        pass  # _id only
 
-    def occupy(self, record, activity, is_live):
-        """Occupy the activity's time for ``record``, or raise Overlap naming the live record
-        that holds an overlapping time. Once decided, a retry replays the entry."""
-        stream = f"busy:{record['volunteer_id']}"
+    @staticmethod
+    def entry_id(volunteer_id, seq):
+        return f"busy:{volunteer_id}:{seq}"
 
-        def plan(total, previous):
-            for entry in self._entries_through(stream, previous.get("seq", 0)):
-                if entry["record_id"] != record["_id"] and domain.overlaps(
-                        activity["starts_at"], activity["ends_at"],
-                        entry["starts_at"], entry["ends_at"]) and is_live(entry["record_id"]):
-                    raise Overlap(entry)
-            if self.pause_before_insert is not None:
+    def occupy_all(self, records, activity, is_live, each):
+        """Occupy the activity's time for each record (one per volunteer); returns, in order,
+        None or the entry of the live record whose time overlaps (the record is then refused).
+        A record that occupies already (a retried sheet) is None again."""
+        outcomes = [None] * len(records)
+        undecided = list(range(len(records)))
+        for _ in range(self.MAX_ATTEMPTS):
+            plans = each(lambda index: self._plan(records[index], activity, is_live), undecided)
+            inserts = []
+            for index, plan in zip(undecided, plans):
+                if isinstance(plan, Overlap):
+                    outcomes[index] = plan.other
+                elif plan is not None:
+                    inserts.append((index, plan))
+            if self.pause_before_insert is not None and inserts:
                 self.pause_before_insert()
-            return 1, {"record_id": record["_id"], "activity_id": activity["_id"],
-                       "starts_at": activity["starts_at"], "ends_at": activity["ends_at"]}
+            undecided = [inserts[position][0] for position in self._insert(
+                [doc for _, doc in inserts])]
+            if not undecided:
+                return outcomes
+        raise Busy("a volunteer's hours are changing too fast: try again shortly")
 
-        self.log.append_planned(stream, f"occupy:{record['_id']}", plan, floor=None,
-                                claimed_delta=1)
-
-    def _entries_through(self, stream, last_seq):
+    def _plan(self, record, activity, is_live):
+        """The next entry for ``record``, None when it has one, or Overlap."""
         seq = 1
-        while seq <= last_seq:
-            entry = self.log.entries.find_one({"_id": f"{stream}:{seq}"})
-            if entry is not None:
-                yield entry
+        while True:
+            entry = self.entries.find_one({"_id": self.entry_id(record["volunteer_id"], seq)})
+            if entry is None:
+                break
+            if entry["record_id"] == record["_id"]:
+                return None
+            if domain.overlaps(activity["starts_at"], activity["ends_at"], entry["starts_at"],
+                               entry["ends_at"]) and is_live(entry["record_id"]):
+                return Overlap(entry)
             seq += 1
+        return {"_id": self.entry_id(record["volunteer_id"], seq), "seq": seq,
+                "volunteer_id": record["volunteer_id"], "record_id": record["_id"],
+                "activity_id": activity["_id"], "starts_at": activity["starts_at"],
+                "ends_at": activity["ends_at"], "at": now()}
+
+    def _insert(self, docs):
+        """Insert the entries; returns the positions of those another writer took first."""
+        inserted = {id(doc) for doc in insert_each(self.entries, docs)}
+        return [position for position, doc in enumerate(docs) if id(doc) not in inserted]
 
 
 class CapacityFull(Exception):

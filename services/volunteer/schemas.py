@@ -1,6 +1,8 @@
 """What the volunteer service returns over RPC (dumped to JSON-safe dicts)."""
 from marshmallow import Schema, fields
 
+from services.shared import identity
+
 
 class Out(Schema):
     id = fields.String(attribute="_id")
@@ -34,6 +36,8 @@ class VolunteerOut(Out):
     community_id = fields.String()
     phone = fields.String()
     username = fields.String()
+    # Only ever its last four characters (identity.masked_id_card); None when not given.
+    id_card = fields.Function(lambda volunteer: identity.masked_id_card(volunteer.get("id_card")))
     approved_minutes = fields.Integer()
     star_level = fields.Integer()
     created_at = fields.AwareDateTime()
@@ -57,6 +61,11 @@ class HoursRecordOut(Out):
     minutes = fields.Integer()
     status = fields.String()
     reason = fields.String(allow_none=True)
+    # Who logged it and when; who made it its status, when (and ``reason``, why).
+    logged_by = fields.String()
+    logged_at = fields.AwareDateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
 
 
 class PrincipalOut(Schema):

@@ -6,12 +6,13 @@ the answer. Approval and revocation of hours are published as events through the
 import logging
 import secrets
 
+import eventlet
 from eventlet import tpool
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.shared import contracts
+from services.shared import contracts, identity
 from services.shared.access import require_role
 from services.shared.contracts import load
 from services.shared.errors import (Conflict, Forbidden, InvalidInput, NotFound, RuleViolation,
@@ -23,11 +24,12 @@ from services.shared.outbox import Outbox
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 from services.shared.clock import now
-from services.volunteer import domain, schemas, throttle
+from services.volunteer import domain, hours, schemas, throttle
+from services.volunteer.indexes import insert_each
+from services.volunteer.handouts import Handouts
 from services.volunteer.hours_import import HoursImportEntrypoints
 from services.volunteer.sign_in import SignInEntrypoints
-from services.volunteer.handouts import Handouts
-from services.volunteer.storage import REPLAYED, TAKEN, VolunteerStore
+from services.volunteer.storage import REPLAYED, VolunteerStore
 
 log = logging.getLogger(__name__)
 
@@ -263,10 +265,23 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
         self.store.get(self.store.communities, data["community_id"], "community")
         volunteer_id = id_for_request("vol", request_key)
         username = domain.username_key(data["username"])
+        directory = self.store.directory
+        # One mobile number is one volunteer per community: decided by the insert of the
+        # number's claim (its _id names community and number), so of two registrations at once
+        # one wins and the other is told the winner's id.
+        holder = directory.claim_phone(
+            data["community_id"], data["phone"], volunteer_id,
+            lambda other: self.store.volunteers.find_one({"_id": other}) is not None)
+        if holder != volunteer_id:
+            raise Conflict(f"phone {data['phone']} is registered in this community already",
+                           code="phone_taken", fields={
+                               "phone": ["registered in this community already"],
+                               "volunteer_id": [holder]})
         volunteer = {"_id": volunteer_id, "name": data["name"], "phone": data["phone"],
-                     "community_id": data["community_id"], "username": username,
-                     "created_at": now()}
+                     "id_card": data["id_card"], "community_id": data["community_id"],
+                     "username": username, "created_at": now()}
         volunteer, created = self.store.insert_or_replay(self.store.volunteers, volunteer)
+        directory.add(volunteer)  # before the login: a crash after it is finished by a retry
         login = {"_id": username, "role": "volunteer", "volunteer_id": volunteer_id,
                  "community_id": data["community_id"], "created_at": now(),
                  "password_hash": self._password_hash(data["password"])}
@@ -274,6 +289,7 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
         if stored_login.get("volunteer_id") != volunteer_id:
             if created:  # undo our half: the username belongs to someone else
                 self.store.volunteers.delete_one({"_id": volunteer_id})
+                directory.release_phone(data["community_id"], data["phone"], volunteer_id)
             raise Conflict(f"username {data['username']} is taken", code="username_taken")
         return self._volunteer_out(volunteer)
 
@@ -306,6 +322,7 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
                    community_id=center["community_id"], created_by=actor["user_id"],
                    created_at=now())
         doc, _ = self.store.insert_or_replay(self.store.activities, doc)
+        self.store.center_activities.add(doc)
         return schemas.ActivityOut().dump(doc)
 
     @rpc
@@ -344,20 +361,9 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
             raise InvalidInput("the sheet has faulty entries", fields={"entries": problems})
         sheet_id = id_for_request("sht", request_key)
         logged_at = self.clock()
-        placed = self.store.insert_sheet([{
-            "_id": domain.record_id(activity["_id"], e["volunteer_id"], 1), "generation": 1,
-            "sheet_id": sheet_id, "activity_id": activity["_id"],
-            "center_id": activity["center_id"], "community_id": activity["community_id"],
-            "category": activity["category"], "activity_starts_at": activity["starts_at"],
-            "volunteer_id": e["volunteer_id"], "minutes": e["minutes"],
-            "logged_by": actor["user_id"], "logged_at": logged_at,
-        } for e in entries])
-        taken = {str(i): {"volunteer_id": [f"already logged on this activity: hours record "
-                                           f"{record['_id']}"]}
-                 for i, (record, how) in enumerate(placed) if how == TAKEN}
-        if taken:
-            raise Conflict("volunteers already logged on this activity", code="already_logged",
-                           fields={"entries": taken})
+        placed = hours.log_records(self.store, activity, [
+            hours.new_record(activity, e["volunteer_id"], e["minutes"], actor["user_id"],
+                             logged_at, sheet_id) for e in entries])
         # A record this sheet stored before (a retried request) answers its stored status.
         return {"records": [
             self._record_out(record) if how == REPLAYED
@@ -372,8 +378,10 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
 
     def _record_out(self, record):
         status, decision = self.store.status_of(record["_id"])
+        decision = decision or {}
         return schemas.HoursRecordOut().dump(dict(
-            record, status=status, reason=(decision or {}).get("reason")))
+            record, status=status, reason=decision.get("reason"),
+            decided_by=decision.get("by"), decided_at=decision.get("at")))
 
     @rpc
     def get_hours(self, actor, record_id):
@@ -381,6 +389,133 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
         record = self._get_in_tenant(actor, self.store.hours, record_id, "hours record")
         domain.require_staff_of_center(actor, record["center_id"], admin_too=True)
         return self._record_out(record)
+
+    # --- lists, and approving an activity at once ---------------------------------------------
+    # Every list walks an append-only log by _id (see indexes.py): a page costs about its
+    # length in lookups, bounded by the community, center or activity it lists.
+
+    @rpc
+    def search_volunteers(self, actor, args):
+        """A community's volunteers, newest first: ``q`` a mobile number (exact, the number's
+        claim), else a name or its first characters (the community's per-prefix lists), else
+        all of them (the community's list)."""
+        actor = load(contracts.ActorSchema(), actor)
+        args = load(contracts.VolunteerSearchArgs(), args)
+        community = self.store.get(self.store.communities, args["community_id"], "community")
+        domain.require_in_tenant(actor, community["_id"], "community", community["_id"])
+        domain.require_staff_of_community(actor, community["_id"])
+        directory, query = self.store.directory, args["q"].strip()
+        phone = identity.mainland_mobile(query)
+        if phone is not None:
+            holder = directory.holder_of(community["_id"], phone)
+            found, next_cursor = [holder] if holder else [], None
+        else:
+            key = domain.name_key(query)
+            stream = domain.name_stream(community["_id"], key) if key \
+                else domain.community_stream(community["_id"])
+            page = directory.page(stream, args["limit"] + 1,
+                                  int(args["cursor"]) if args["cursor"] else None)
+            next_cursor = str(page[args["limit"] - 1][0]) if len(page) > args["limit"] else None
+            found = [volunteer_id for _, volunteer_id in page[:args["limit"]]]
+        volunteers = self.store._each(
+            lambda volunteer_id: self.store.volunteers.find_one({"_id": volunteer_id}), found)
+        # A list entry may outlive a registration undone (username taken); a query longer than
+        # the indexed prefix is filtered here.
+        items = [self._volunteer_out(v) for v in volunteers if v is not None and
+                 domain.name_key(v["name"]).startswith(domain.name_key(query) if phone is None
+                                                        else "")]
+        return {"items": items, "next_cursor": next_cursor}
+
+    @rpc
+    def list_activities(self, actor, args):
+        """A center's activities, most recently published first; ``from``/``to`` bound their
+        start. Any signed-in role of the center's community."""
+        actor = load(contracts.ActorSchema(), actor)
+        args = load(contracts.ActivityListArgs(), args)
+        center = self._get_in_tenant(actor, self.store.centers, args["center_id"], "center")
+        items, next_cursor = [], None
+        walk = self.store.center_activities.walk(
+            center["_id"], int(args["cursor"]) if args["cursor"] else None)
+        for seq, activity_id in walk:
+            activity = self.store.activities.find_one({"_id": activity_id})
+            if activity is None or (args["from_"] and activity["starts_at"] < args["from_"]) or \
+                    (args["to"] and activity["starts_at"] >= args["to"]):
+                continue
+            if len(items) == args["limit"]:
+                next_cursor = str(last_seq)
+                break
+            items.append(schemas.ActivityOut().dump(activity))
+            last_seq = seq
+        return {"items": items, "next_cursor": next_cursor}
+
+    @rpc
+    def activity_hours(self, actor, activity_id, args):
+        """The activity's records with their status, newest first (a refused sheet's voided
+        records were never logged and are left out)."""
+        actor = load(contracts.ActorSchema(), actor)
+        args = load(contracts.RosterPageArgs(), args)
+        activity = self._get_in_tenant(actor, self.store.activities, activity_id, "activity")
+        domain.require_staff_of_center(actor, activity["center_id"], admin_too=True)
+        before = tuple(int(part) for part in args["cursor"].split(".")) \
+            if args["cursor"] else None
+        positions = []
+        for position in self.store.rosters.records(activity_id, before):
+            positions.append(position)
+            if len(positions) > args["limit"]:
+                break
+        page = positions[:args["limit"]]
+        next_cursor = f"{page[-1][0]}.{page[-1][1]}" if len(positions) > len(page) else None
+        records = self.store._each(
+            lambda position: self.store.hours.find_one({"_id": position[2]}), page)
+        outs = self.store._each(self._record_out, [r for r in records if r is not None])
+        return {"items": [out for out in outs if out["status"] != domain.VOIDED],
+                "next_cursor": next_cursor}
+
+    @rpc
+    def approve_activity(self, actor, activity_id):
+        """Approve every pending record of the activity at once: ``{approved: n}``, the records
+        this call decided (a second call approves nothing twice).
+
+        Each record is decided as approve_hours does it: an in-flight marker, then its step-1
+        decision, one unique insert (a colleague's decision or a racing call wins or loses per
+        record), then its tally and event through the outbox; the recovery timer finishes what
+        a crash leaves. The steps run for all records side by side, so their events reach the
+        outbox together and its relay publishes them in batches.
+        """
+        actor = load(contracts.ActorSchema(), actor)
+        activity = self._get_in_tenant(actor, self.store.activities, activity_id, "activity")
+        domain.require_staff_of_center(actor, activity["center_id"])
+        record_ids = list(dict.fromkeys(
+            record_id for _, _, record_id in self.store.rosters.records(activity_id)))
+        statuses = self.store._each(lambda record_id: self.store.status_of(record_id)[0],
+                                    record_ids)
+        pending = [rid for rid, status in zip(record_ids, statuses) if status == domain.PENDING]
+        step, at = domain.DECISION_STEP[domain.APPROVED], now()
+        decided = [f"{record_id}:{step}" for record_id in pending]
+        # Markers first (until each decision is followed), then the decisions: each an insert
+        # under "<record>:1", all in one batch; a record someone decided first is not ours.
+        insert_each(self.store.in_flight.collection,
+                    [{"_id": decision_id, "since": at} for decision_id in decided])
+        ours = insert_each(self.store.decisions, [{
+            "_id": decision_id, "record_id": record_id, "status": domain.APPROVED,
+            "reason": None, "by": actor["user_id"], "at": at, "via": "activity_approval"}
+            for decision_id, record_id in zip(decided, pending)])
+        self.metrics.count("hours_approved", len(ours))
+        # The tallies and events follow after the answer (approval is asynchronous anyway):
+        # a crash leaves the markers, and the recovery timer finishes them.
+        self.run_after_answer(self._follow_all, pending, step)
+        return {"approved": len(ours)}
+
+    run_after_answer = staticmethod(eventlet.spawn_n)  # unit tests run it inline
+
+    def _follow_all(self, record_ids, step):
+        try:
+            records = self.store._each(
+                lambda record_id: self.store.hours.find_one({"_id": record_id}), record_ids)
+            self.store._each(lambda record: self._follow_decision(record, step), records)
+        except Exception:  # noqa: BLE001 - the markers stay; the recovery timer finishes
+            log.exception("following an activity's approvals failed; recovery will finish")
+            self.metrics.count("activity_approval_follow_failed")
 
     # approve, reject and revoke: a decision already stored (a retry, or a colleague deciding
     # the same) answers 200 with the stored status and reason, not the request's; another
@@ -438,6 +573,11 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
         decision_id = f"{record['_id']}:{step}"
         decision = self.store.decisions.find_one({"_id": decision_id})
         effects = domain.decision_effects(record, decision) if decision else None
+        if decision and decision["status"] in (domain.REJECTED, domain.REVOKED) and \
+                record.get("on_roster"):
+            # The volunteer no longer holds a place on the activity (its capacity).
+            self.store.rosters.release(record["activity_id"], 1, key=f"release:{record['_id']}",
+                                       reason=decision["reason"])
         if effects is not None:
             tally_key, minutes, event_type, event = effects
             self.store.service_minutes.append(record["volunteer_id"], minutes, key=tally_key,

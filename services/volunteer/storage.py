@@ -12,7 +12,7 @@ from services.shared.clock import now
 from services.shared.inflight import InFlight
 from services.shared.errors import Conflict
 from services.shared.storage import get_or_404, insert_or_replay
-from services.volunteer import domain
+from services.volunteer import domain, indexes
 
 # FerretDB pushes only ``_id`` equality down to an index (``$in`` reads the whole collection), so
 # a request that needs many documents looks each up by ``_id``, this many at a time.
@@ -41,6 +41,11 @@ class VolunteerStore:
         self.service_minutes = AppendLog(db, "service_minutes")
         # Decisions whose tally and events are still to be written (see shared.inflight).
         self.in_flight = InFlight(db.decisions_in_flight)
+        # Rules and lists decided and walked by _id alone (see indexes.py).
+        self.directory = indexes.VolunteerDirectory(db)
+        self.occupancy = indexes.Occupancy(db)
+        self.rosters = indexes.Rosters(db)
+        self.center_activities = indexes.CenterActivities(db)
         # Approved minutes per center and month of service, for reports (see reports.py).
         self.center_minutes = AppendLog(db, "center_minutes")
         # Issued service certificates, insert-only: _id = the verification code; and the code
@@ -51,6 +56,8 @@ class VolunteerStore:
     def ensure_indexes(self):
         self.communities.create_index("code", unique=True, name="code_unique")
         self.service_minutes.ensure_indexes()
+        for log in (self.directory, self.occupancy, self.rosters, self.center_activities):
+            log.ensure_indexes()
         self.center_minutes.ensure_indexes()
 
     # --- generic -------------------------------------------------------------------------

@@ -68,6 +68,21 @@ class FakeCollection:
         self._check_unique(doc)
         self.docs[doc["_id"]] = _copy(doc)
 
+    def insert_many(self, docs, ordered=True):
+        """As the store does it: each document tried (all of them unless ``ordered``), the
+        clashes reported by index in a BulkWriteError."""
+        from pymongo.errors import BulkWriteError
+        errors = []
+        for index, doc in enumerate(docs):
+            try:
+                self.insert_one(doc)
+            except DuplicateKeyError as exc:
+                errors.append({"index": index, "code": 11000, "errmsg": str(exc)})
+                if ordered:
+                    break
+        if errors:
+            raise BulkWriteError({"writeErrors": errors, "nInserted": len(docs) - len(errors)})
+
     def find(self, query=None, projection=None):
         return FakeCursor([_copy(d) for d in self.docs.values()
                            if self._matches(d, query)])

@@ -123,8 +123,10 @@ def test_a_taken_username_is_409_and_leaves_no_volunteer(service):
             "password": "li-pass-123"}
     first = service.register_volunteer(None, body)
     with pytest.raises(Conflict) as error:
-        service.register_volunteer(None, dict(body, name="Another Li"))
+        service.register_volunteer(None, dict(body, name="Another Li", phone="13900000000"))
     assert error.value.code == "username_taken"
+    # the undone registration gives its number back
+    assert service.store.directory.holder_of("com_1", "13900000000") is None
     assert [v["_id"] for v in service.store.volunteers.find({"username": "liwei"})] == \
         [first["id"]]
 
