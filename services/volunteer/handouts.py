@@ -11,16 +11,20 @@ import logging
 
 from eventlet import tpool
 from nameko.rpc import rpc
+from nameko.timer import timer
+from pymongo.errors import DuplicateKeyError
 
 from services.shared import contracts
 from services.shared.clock import now
 from services.shared.contracts import load
 from services.shared.errors import Busy, NotFound, RuleViolation
+from services.shared.inflight import RECOVERY_INTERVAL_SECONDS
 from services.volunteer import certificate, domain, reports
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+EARLIER_DECISIONS_TALLIED = "earlier_decisions_tallied"  # the backfill's marker
 
 
 class Handouts:
@@ -91,21 +95,46 @@ class Handouts:
         domain.require_staff_of_center(actor, center_id, admin_too=True)
         first_day, last_day = reports.report_range(
             query["from_"], query["to"], certificate.local_date(self.clock()))
-        entries = []
-        for month in reports.months_between(first_day, last_day):
-            entries += self.store.center_minutes.entries_of(
-                reports.month_stream(center_id, month), newest_first=False)
+        streams = [stream for month in reports.months_between(first_day, last_day)
+                   for stream in reports.month_streams(center_id, month)]
+        entries = [entry for walked in self.store._each(
+            self.store.center_minutes.entries_of, streams) for entry in walked]
         volunteers = self.store.lookup_each(self.store.volunteers,
                                             [entry["volunteer_id"] for entry in entries])
         return reports.build_report(center, first_day, last_day, entries,
                                     {vid: v["name"] for vid, v in volunteers.items()})
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS, eager=True)
+    def tally_earlier_decisions_for_reports(self):
+        """Approvals and revocations followed before reports existed join the center tally.
+
+        Once per database: a full read of the volunteers' minutes tally (a one-off migration,
+        like AppendLog.backfill_claims), then a marker; afterwards each tick is one lookup.
+        Appends are keyed by record, so a rerun (a crash half-way, another replica) adds nothing.
+        """
+        migrations = self.store.center_minutes.migrations
+        if migrations.find_one({"_id": EARLIER_DECISIONS_TALLIED}) is not None:
+            return
+        for entry in self.store.service_minutes.entries.find({}):
+            kind, _, record_id = entry.get("key", "").partition(":")
+            if kind not in ("approve", "revoke") or entry.get("refused") or "seq" not in entry:
+                continue
+            record = self.store.hours.find_one({"_id": record_id})
+            if record is not None and not self._tally_for_reports(record, entry["key"],
+                                                                  entry["delta"]):
+                return  # a busy stream: the next tick goes on
+        try:
+            migrations.insert_one({"_id": EARLIER_DECISIONS_TALLIED, "at": now()})
+        except DuplicateKeyError:
+            pass  # another replica finished it too
 
     def _tally_for_reports(self, record, key, minutes):
         """Add a decision's minutes to its center's month, once per key. False when that
         stream is too busy right now: the decision stays in flight and the recovery timer
         finishes it, without failing the request that made the decision."""
         stream = reports.month_stream(record["center_id"],
-                                      reports.month_of(record["activity_starts_at"]))
+                                      reports.month_of(record["activity_starts_at"]),
+                                      record["_id"])
         try:
             self.store.center_minutes.append(stream, minutes, key=key, floor=None,
                                              fields=reports.tally_fields(record))

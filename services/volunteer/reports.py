@@ -2,28 +2,40 @@
 
 Cost: a report reads the center's own records in its range, never the whole store. Each
 approval and revocation is also appended to a tally per center and month of service
-(``center_minutes``, an AppendLog stream ``<center>:<YYYY-MM>``, keyed ``approve:<record>`` /
-``revoke:<record>`` like the volunteer's own tally, so each record counts once however often
+(``center_minutes``, AppendLog streams ``<center>:<YYYY-MM>:<shard>``, keyed ``approve:<record>``
+/ ``revoke:<record>`` like the volunteer's own tally, so each record counts once however often
 its decision is followed). A report walks the streams of the months in its range by ``_id``.
 The month is the activity's local month: hours belong to when they were served, and a record
 approved or revoked later changes that month's figures.
+
+A month is split into SHARDS streams by record: approving a whole activity follows its records
+side by side (16 at once), and on a single stream they would all race for the same next entry.
 """
 import csv
+import hashlib
 import io
 
 from services.shared.errors import InvalidInput
 from services.volunteer.certificate import CATEGORY_NAMES, hours_text, local_date
 
 CATEGORIES = tuple(CATEGORY_NAMES)
-MAX_MONTHS = 60  # a report covers at most five years: each month is a stream to walk
+MAX_MONTHS = 60  # a report covers at most five years: each month is SHARDS streams to walk
+SHARDS = 8
 
 
 def month_of(moment):
     return local_date(moment).strftime("%Y-%m")
 
 
-def month_stream(center_id, month):
-    return f"{center_id}:{month}"
+def month_stream(center_id, month, record_id):
+    """The stream a record's minutes are tallied in: its center, month and shard."""
+    shard = int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
+    return f"{center_id}:{month}:{shard}"
+
+
+def month_streams(center_id, month):
+    """Every stream of a center's month, for a report to walk."""
+    return [f"{center_id}:{month}:{shard}" for shard in range(SHARDS)]
 
 
 def tally_fields(record):

@@ -245,6 +245,8 @@ def test_the_report_counts_approved_minutes_by_month_category_and_volunteer(serv
         {"volunteer_id": "vol_2", "name": "张敏", "approved_minutes": 90}]
     assert report(service, ADMIN, **{"from": "2026-10-01", "to": "2026-10-31"})[
         "approved_minutes"] == 20
+    # Days bound it, not only months: Nov 21 lies before Nov 22.
+    assert report(service, **{"from": "2026-11-22"})["approved_minutes"] == 30
 
 
 def test_a_decision_followed_again_counts_once_in_the_report(service):
@@ -333,3 +335,20 @@ def test_the_csv_opens_in_excel_with_its_chinese_and_runs_no_formula():
     assert ["vol_1", "李伟", "150", "2 小时 30 分钟"] in rows
     assert ["vol_x", "'=HYPERLINK(\"http://evil\")", "30", "30 分钟"] in rows
     assert ["elder_care", "为老服务", "150", "2 小时 30 分钟"] in rows
+
+
+def test_decisions_followed_before_reports_existed_join_the_report_once(service, monkeypatch):
+    log(service, "hrs_a", minutes=150)
+    log(service, "hrs_b", volunteer="vol_2", minutes=40)
+    with monkeypatch.context() as before_reports:  # the code of before: no center tally
+        before_reports.setattr(type(service), "_tally_for_reports", lambda *args: True)
+        approve(service, "hrs_a")
+        approve(service, "hrs_b")
+        service.revoke_hours(ADMIN, "hrs_b", {"reason": "mistake"})
+    assert report(service)["approved_minutes"] == 0
+    service.tally_earlier_decisions_for_reports()
+    service.tally_earlier_decisions_for_reports()  # once done, it does nothing more
+    service.store.center_minutes.migrations.delete_one({"_id": "earlier_decisions_tallied"})
+    service.tally_earlier_decisions_for_reports()  # a rerun (crash before the marker) adds none
+    assert report(service)["volunteers"] == [
+        {"volunteer_id": "vol_1", "name": "李伟", "approved_minutes": 150}]
