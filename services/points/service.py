@@ -68,15 +68,23 @@ class PointsService(ExposesMetrics):
         return scheme_store_of(self.ledger)
 
     def _credit(self, event):
-        earned = self._earned(event)
+        earned, decided = self._earned(event)
         record_id = event["record_id"]
+        credit_key = f"hours:{record_id}:credit"
         entry, created = self.ledger.credit(
-            event["volunteer_id"], earned.points, key=f"hours:{record_id}:credit",
+            event["volunteer_id"], earned.points, key=credit_key,
             kind="earn", reason=scheme.credit_reason(earned),
             ref={"type": "hours", "id": record_id}, by=event["approved_by"],
             rule=scheme.rule_of(earned),
         )
         self.metrics.count("points_credited" if created else "duplicate_event_ignored")
+        cap = decided.storage_cap_points
+        if cap is not None and entry["total_after"] > cap and entry["delta"] > 0:
+            # What this credit brought above the community's storage cap goes to its fund. The
+            # amount comes from the stored entry, so a redelivery moves the same, once.
+            above = min(entry["delta"], entry["total_after"] - cap)
+            self._overflow(event["volunteer_id"], event["community_id"], above, credit_key,
+                           event["approved_by"])
         waiting = self.ledger.waiting_revocation(record_id)
         if waiting is not None:  # the revocation came first and waits for this credit
             self._reverse(entry, contracts.HoursRevokedSchema().load(waiting["payload"]))
@@ -100,7 +108,7 @@ class PointsService(ExposesMetrics):
             log.warning("the installed chinese-calendar does not cover %s: Saturday and Sunday "
                         "taken as the rest days (upgrade the package)", earned.local_date)
             self.metrics.count("rest_day_calendar_fallback")
-        return earned
+        return earned, decided
 
     @event_handler(*contracts.HOURS_REVOKED, requeue_on_error=True)
     def on_hours_revoked(self, payload):

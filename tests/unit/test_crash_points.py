@@ -8,6 +8,7 @@ entries and never go below zero, stock is exactly what confirmed redemptions too
 redemption has one outcome that the points and stock agree with, and every approved record is
 credited once (revoked: reversed once).
 """
+import datetime as dt
 from unittest.mock import MagicMock
 
 import pytest
@@ -143,7 +144,9 @@ class World:
     def _setup(self):
         self.hours.hours.insert_one({
             "_id": "hrs_1", "activity_id": "act_1", "center_id": "ctr_1",
-            "community_id": "com_1", "category": "other", "activity_starts_at": now(),
+            "community_id": "com_1", "category": "other",
+            # A working day, so "other" earns the plain 10 points an hour whatever today is.
+            "activity_starts_at": dt.datetime(2026, 11, 20, 9, tzinfo=dt.timezone.utc),
             "volunteer_id": "vol_1", "minutes": RECORD_MINUTES, "logged_by": "wang",
             "logged_at": now()})
         for reward_id, title in (("rwd_rice", "Rice"), ("rwd_oil", "Oil")):
