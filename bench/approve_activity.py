@@ -54,7 +54,14 @@ def main():
     answered = time.perf_counter() - began
     assert answer.status_code == 200, answer.text
     deadline = began + args.timeout
+    markers = client[db_name({"DB_PREFIX": os.environ.get("TIMEBANK_DB_PREFIX")},
+                             "volunteer")].decisions_in_flight
+    following, followed = set(waiting), None
     while waiting and time.perf_counter() < deadline:
+        if following:  # every record's tally and event stored (its marker gone)
+            following = {record_id for record_id in following
+                         if markers.find_one({"_id": f"{record_id}:1"}) is not None}
+            followed = None if following else time.perf_counter() - began
         waiting = {record_id for record_id in waiting
                    if ledger.find_by_key(f"hours:{record_id}:credit") is None}
         if waiting:
@@ -65,6 +72,9 @@ def main():
     print(f"sheet of {len(volunteers)} logged:           {logged:7.2f} s")
     print(f"approve answered {answer.json()}: {answered:7.2f} s "
           f"({len(volunteers) / answered:7.1f} records/s)")
+    if followed is not None:
+        print(f"every tally and event stored (outbox):  {followed:7.2f} s "
+              f"({len(volunteers) / followed:7.1f} records/s)")
     print(f"every credit in the ledger ({count}/{len(volunteers)}): {credited:7.2f} s "
           f"({count / credited:7.1f} records/s)")
 
