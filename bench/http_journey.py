@@ -12,6 +12,7 @@ import time
 import uuid
 
 from tests.e2e.conftest import BASE_URL, Api, admin_password
+from tests.support import fresh_phone
 
 
 def percentile(values, p):
@@ -33,7 +34,7 @@ def main():
                                   "role": "center_staff", "center_id": center["id"]}, admin)
     staff = api.login(f"bs{suffix}", "staff-pass-1")
     volunteers = [api.created("/api/v1/volunteers", {
-        "community_id": community["id"], "name": f"v{i}", "phone": "13800000000",
+        "community_id": community["id"], "name": f"v{i}", "phone": fresh_phone(),
         "username": f"bv{suffix}{i}", "password": "pass-pass-1"}, staff)["id"]
         for i in range(args.volunteers)]
     tokens = {v: api.login(f"bv{suffix}{i}", "pass-pass-1") for i, v in enumerate(volunteers)}

@@ -1,5 +1,6 @@
 """Helpers every test tier shares."""
 import os
+import random
 import socket
 import time
 
@@ -16,6 +17,11 @@ def wait_until(predicate, timeout=15.0, interval=0.05, message="condition"):
         if time.monotonic() >= deadline:
             raise AssertionError(f"{message} not met within {timeout:g}s (last: {value!r})")
         time.sleep(interval)
+
+
+def fresh_phone():
+    """A mainland mobile number no other test used: one number is one volunteer per community."""
+    return f"139{random.randrange(10 ** 8):08d}"
 
 
 def free_port():

@@ -17,7 +17,7 @@ def seed_volunteers(community_id, count):
     """``count`` volunteers of a community, without logins; returns their ids."""
     suffix = uuid.uuid4().hex[:10]
     volunteers = [{"_id": f"vol_seed{suffix}{n:05d}", "community_id": community_id,
-                   "name": f"v{n}", "phone": "13800000000", "username": f"seed{suffix}{n}",
+                   "name": f"v{n}", "phone": f"139{n:08d}", "username": f"seed{suffix}{n}",
                    "created_at": now()} for n in range(count)]
     with pymongo.MongoClient(mongo_url()) as client:
         database = client[db_name({"DB_PREFIX": os.environ.get("TIMEBANK_DB_PREFIX")},

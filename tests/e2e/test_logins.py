@@ -6,6 +6,7 @@ import pytest
 
 from tests.e2e.conftest import new_community
 from tests.e2e.test_api_contract import error_of
+from tests.support import fresh_phone
 
 TOKEN = "/api/v1/auth/token"
 LONG_PASSWORD = "p" * 100  # 73 to 128 characters: more than bcrypt reads, less than LoginIn allows
@@ -17,7 +18,7 @@ def fresh(prefix="u"):
 
 def new_volunteer(api, center, username=None, password="li-pass-123", **fields):
     return api.post("/api/v1/volunteers", dict({
-        "community_id": center["community_id"], "name": "王芳", "phone": "13800000000",
+        "community_id": center["community_id"], "name": "王芳", "phone": fresh_phone(),
         "username": username or fresh(), "password": password}, **fields), token=center["staff"])
 
 

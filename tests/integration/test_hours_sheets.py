@@ -1,5 +1,6 @@
 """Hours sheets on the real store: one record per volunteer and activity, and a cost per sheet
 that does not depend on how many volunteers the store holds (issue 5, items 8 and 11)."""
+import itertools
 import time
 import uuid
 from datetime import timedelta
@@ -25,9 +26,13 @@ def setup_center(rpc):
     return community["id"], center["id"], staff
 
 
+_DAYS_BACK = itertools.count(1)
+
+
 def new_activity(rpc, staff):
-    """An activity that started yesterday and lasted three hours."""
-    starts = now() - timedelta(days=1)
+    """A three-hour activity on a day no other activity of this run took: a volunteer's
+    records never overlap in time."""
+    starts = now() - timedelta(days=next(_DAYS_BACK))
     return rpc.volunteer.create_activity(staff, {
         "center_id": staff["center_id"], "title": "Clean-up", "category": "environment",
         "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=3)).isoformat(),

@@ -18,6 +18,7 @@ from services.volunteer import domain, throttle
 from services.volunteer import service as volunteer_service
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
+from tests.support import fresh_phone
 from tests.unit.fakes import FakeCollection, FakeDatabase
 
 ADMIN = {"user_id": "admin", "role": "admin"}
@@ -54,7 +55,7 @@ def service(clock):
 
 def register(service, username="liwei", password="li-pass-123", address="10.0.0.1", **extra):
     return service.register_volunteer(None, dict({
-        "community_id": "com_1", "name": "李伟", "phone": "13800000000", "username": username,
+        "community_id": "com_1", "name": "李伟", "phone": fresh_phone(), "username": username,
         "password": password}, **extra), None, address)
 
 
@@ -277,7 +278,7 @@ def test_racing_runs_of_one_create_user_both_answer_its_login(service, yielding_
 def test_a_volunteer_or_merchant_registers_no_volunteer(service, actor, community):
     service.store.communities.insert_one({"_id": "com_2", "name": "y", "code": "y"})
     error = refused(lambda: service.register_volunteer(actor, {
-        "community_id": community, "name": "王芳", "phone": "13800000000", "username": "fang",
+        "community_id": community, "name": "王芳", "phone": fresh_phone(), "username": "fang",
         "password": "li-pass-123"}, None, "10.0.0.1"), Forbidden)
     assert (error.status, error.code) == (403, "forbidden")
     assert service.store.find_user("fang") is None
@@ -344,7 +345,7 @@ def test_self_registration_is_throttled_per_address(service, clock):
     assert 0 < error.retry_after <= 3600
     register(service, username="other", address="10.0.0.6")  # another address
     service.register_volunteer({"user_id": "admin", "role": "admin"}, {  # staff: not counted
-        "community_id": "com_1", "name": "n", "phone": "13800000000", "username": "bystaff",
+        "community_id": "com_1", "name": "n", "phone": fresh_phone(), "username": "bystaff",
         "password": "li-pass-123"}, None, "10.0.0.5")
     clock.advance(hours=1)
     register(service, username="self4", address="10.0.0.5")
