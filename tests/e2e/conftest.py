@@ -1,8 +1,10 @@
 """End-to-end tier: the stack that `make up` started, driven through its public HTTP API."""
+import datetime
 import os
 import pathlib
 import uuid
 
+import chinese_calendar
 import pytest
 import requests
 
@@ -96,12 +98,33 @@ def center(api, admin):
     }
 
 
+def _working_days(before=datetime.date(2026, 11, 21)):
+    """Working days on the State Council calendar, newest first."""
+    day = before
+    while True:
+        day -= datetime.timedelta(days=1)
+        if chinese_calendar.is_workday(day):
+            yield day
+
+
+_SLOTS = _working_days()
+
+
+def working_day_slot(hours=8):
+    """(starts_at, ends_at) of an activity on a working day no other call got: a volunteer's
+    records never overlap and never share a day's cap, and category "other" there earns the
+    scheme's plain 10 points an hour."""
+    day = next(_SLOTS).isoformat()
+    return f"{day}T09:00:00+08:00", f"{day}T{9 + hours:02d}:00:00+08:00"
+
+
 def earn(api, center, minutes):
-    """Log and approve ``minutes`` for the center's volunteer; wait for the credit to land."""
+    """Log and approve ``minutes`` (at most 8 hours) for the center's volunteer at 10 points an
+    hour; wait for the credit to land."""
+    starts_at, ends_at = working_day_slot()
     activity = api.created("/api/v1/activities", {
-        "center_id": center["center_id"], "title": "探访独居老人", "category": "elder_care",
-        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T12:00:00+08:00"},
-        center["staff"])
+        "center_id": center["center_id"], "title": "社区议事协商", "category": "other",
+        "starts_at": starts_at, "ends_at": ends_at}, center["staff"])
     sheet = api.created(f"/api/v1/activities/{activity['id']}/hours", {
         "entries": [{"volunteer_id": center["volunteer_id"], "minutes": minutes}]},
         center["staff"])

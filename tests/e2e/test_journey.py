@@ -12,7 +12,7 @@ def test_from_hours_to_a_redeemed_gift(api, center):
     # staff publish an activity and log 2.5 hours for the volunteer: pending until approved
     activity = api.created("/api/v1/activities", {
         "center_id": center["center_id"], "title": "社区环境清洁", "category": "environment",
-        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T12:00:00+08:00",
+        "starts_at": "2026-11-20T09:00:00+08:00", "ends_at": "2026-11-20T12:00:00+08:00",
         "capacity": 20}, staff)
     sheet = api.created(f"/api/v1/activities/{activity['id']}/hours",
                         {"entries": [{"volunteer_id": volunteer_id, "minutes": 150}]}, staff)

@@ -1,7 +1,7 @@
 """The points ledger through HTTP on the real stack: a revocation after spending leaves a debt
 that the next credit pays, points are spendable in every community (通存通兑), and the balance
 says when points expire."""
-from tests.e2e.conftest import balance, new_community
+from tests.e2e.conftest import balance, new_community, working_day_slot
 from tests.support import wait_until
 
 TWO_YEARS_ON = "2028-12-31T23:59:59+08:00"  # points earned in 2026
@@ -16,10 +16,10 @@ def statement(api, center):
 
 def approve_hours(api, center, minutes, category="environment"):
     """Log and approve ``minutes``; wait for the record's credit; returns (record id, entry)."""
+    starts_at, ends_at = working_day_slot()
     activity = api.created("/api/v1/activities", {
         "center_id": center["center_id"], "title": "社区环境清洁", "category": category,
-        "starts_at": "2026-11-18T09:00:00+08:00", "ends_at": "2026-11-18T12:00:00+08:00"},
-        center["staff"])
+        "starts_at": starts_at, "ends_at": ends_at}, center["staff"])
     sheet = api.created(f"/api/v1/activities/{activity['id']}/hours", {
         "entries": [{"volunteer_id": center["volunteer_id"], "minutes": minutes}]},
         center["staff"])
@@ -41,7 +41,7 @@ def redeem(api, center, gift, token=None):
 
 
 def test_a_revocation_after_spending_leaves_a_debt_that_the_next_credit_pays(api, center):
-    record_id, credit = approve_hours(api, center, 180)  # a Wednesday, environment: 30 points
+    record_id, credit = approve_hours(api, center, 180)  # a working day, environment: 30 points
     assert credit["points"] == 30
     gift = api.created("/api/v1/rewards", {"kind": "gift", "title": "洗衣液",
                                            "cost_points": 20, "stock": 5}, center["staff"])
