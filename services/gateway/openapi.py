@@ -115,6 +115,11 @@ ANSWERS = {
             "items": {"type": "array", "items": contracts.LedgerEntrySchema},
             "next_cursor": {"type": "string", "nullable": True}}}},
         "text/csv": {"schema": {"type": "string"}}}},
+    ("get", "/volunteers/{volunteer_id}/certificate.pdf"): {"content": {
+        "application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+    ("get", "/centers/{center_id}/report"): {"content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/csv": {"schema": {"type": "string"}}}},
 }
 
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",

@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 import threading
+from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 import segno
@@ -32,7 +33,6 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from xml.sax.saxutils import escape
 
 from services.volunteer.domain import star_level
 
@@ -73,7 +73,7 @@ def verification_url(base_url, code):
     return f"{base_url.rstrip('/')}/api/v1/certificates/{code}"
 
 
-# --- what it certifies -------------------------------------------------------------------------
+# --- what it certifies -------------------------------------------------------------------
 
 def approved_record_ids(tally_entries):
     """The records approved and not revoked since, from a volunteer's minutes tally (oldest
@@ -144,7 +144,7 @@ def check_answer(certificate, revoked_record_ids):
     }
 
 
-# --- how it reads --------------------------------------------------------------------------------
+# --- how it reads ------------------------------------------------------------------------
 
 def hours_text(minutes):
     """Hours as people read them (ui.md): "3 小时 30 分钟", never a decimal."""
@@ -194,7 +194,7 @@ def table_rows(certificate):
     return rows
 
 
-# --- the PDF ---------------------------------------------------------------------------------------
+# --- the PDF -----------------------------------------------------------------------------
 
 _font_lock = threading.Lock()
 _render_lock = threading.Lock()  # reportlab keeps module-level caches: one document at a time
@@ -251,7 +251,7 @@ def render_pdf(certificate, verify_url):
     ]))
     verify = Table([[QrCode(verify_url, 32 * mm), [
         para(text["code"]),
-        para(f"扫描二维码或访问下列网址核验本证明 Scan the code or visit to verify:", small),
+        para("扫描二维码或访问下列网址核验本证明 Scan the code or visit to verify:", small),
         para(verify_url, small),
     ]]], colWidths=[36 * mm, 144 * mm])
     verify.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
