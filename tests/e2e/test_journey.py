@@ -54,7 +54,7 @@ def test_from_hours_to_a_redeemed_gift(api, center):
     assert sum(e["points"] for e in statement["items"]) == 5
     credit = statement["items"][1]
     assert credit["ref"]["type"] == "hours" and credit["ref"]["id"] == record["id"]
-    assert credit["rule"]["version"] == "base-v1"
+    assert credit["rule"]["version"] == "default"  # the community published no scheme
     assert "150" in credit["rule"]["arithmetic"] and "25" in credit["rule"]["arithmetic"]
 
 

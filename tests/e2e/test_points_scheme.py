@@ -42,13 +42,14 @@ def error_of(response, status, code):
     return error
 
 
-def credited(api, center, category, starts_at, minutes, hours=10):
-    """Log ``minutes`` on a new activity starting at ``starts_at``, approve, and return the
-    statement entry that credited it."""
+def credited(api, center, category, starts_at, minutes):
+    """Log ``minutes`` on a new activity of exactly that length starting at ``starts_at`` (a
+    volunteer's records may not overlap), approve, and return the statement entry that
+    credited it."""
     activity = api.created("/api/v1/activities", {
         "center_id": center["center_id"], "title": "服务", "category": category,
         "starts_at": starts_at.isoformat(),
-        "ends_at": (starts_at + dt.timedelta(hours=hours)).isoformat()}, center["staff"])
+        "ends_at": (starts_at + dt.timedelta(minutes=minutes)).isoformat()}, center["staff"])
     sheet = api.created(f"/api/v1/activities/{activity['id']}/hours", {
         "entries": [{"volunteer_id": center["volunteer_id"], "minutes": minutes}]},
         center["staff"])
@@ -112,8 +113,11 @@ def test_a_version_published_for_today_credits_by_it_and_leaves_earlier_credits_
     assert (defaults.json()["current"]["version"],
             defaults.json()["current"]["category_multipliers"]["elder_care"]) == ("default", 1.5)
 
-    midnight = dt.datetime.combine(today(), dt.time(0), SHANGHAI)  # started, and today
-    before = credited(api, center, "other", midnight, 60)
+    # Two activities of today that have started, one after the other: [midnight, now].
+    midnight = dt.datetime.combine(today(), dt.time(0), SHANGHAI)
+    minutes = min(60, int((dt.datetime.now(SHANGHAI) - midnight).total_seconds() // 120))
+    assert minutes >= 1, "run this test later than two minutes past midnight in Shanghai"
+    before = credited(api, center, "other", midnight, minutes)
     assert before["rule"]["version"] == "default"
 
     key = uuid.uuid4().hex
@@ -127,8 +131,8 @@ def test_a_version_published_for_today_credits_by_it_and_leaves_earlier_credits_
     assert (replay.status_code, replay.json()) == (201, v1)
     assert replay.headers.get("Idempotent-Replay") == "true"
 
-    after = credited(api, center, "other", midnight, 60)
-    assert (after["rule"]["version"], after["points"]) == ("v1", 20)
+    after = credited(api, center, "other", midnight + dt.timedelta(minutes=minutes), minutes)
+    assert (after["rule"]["version"], after["points"]) == ("v1", minutes * 20 // 60)
     assert entry_for(api, center, before["ref"]["id"]) == before  # untouched
 
     error = error_of(api.post(path, body(today()), token=admin), 422, "version_in_force")

@@ -3,7 +3,7 @@ import os
 import signal
 import subprocess
 
-from tests.e2e.conftest import ROOT, balance, earn
+from tests.e2e.conftest import ROOT, balance, earn, working_day_slot
 from tests.support import wait_until
 
 SUPERVISORCTL = [str(ROOT / ".venv" / "bin" / "supervisorctl"),
@@ -35,10 +35,10 @@ def test_a_killed_service_comes_back(api, center):
 
 
 def test_an_approval_made_while_points_is_down_is_credited_when_it_is_back(api, center):
+    starts_at, ends_at = working_day_slot()  # category other there: 10 points an hour
     activity = api.created("/api/v1/activities", {
-        "center_id": center["center_id"], "title": "义诊", "category": "professional",
-        "starts_at": "2026-11-21T09:00:00+08:00", "ends_at": "2026-11-21T12:00:00+08:00"},
-        center["staff"])
+        "center_id": center["center_id"], "title": "义诊", "category": "other",
+        "starts_at": starts_at, "ends_at": ends_at}, center["staff"])
     [record] = api.created(f"/api/v1/activities/{activity['id']}/hours", {
         "entries": [{"volunteer_id": center["volunteer_id"], "minutes": 90}]},
         center["staff"])["records"]
