@@ -21,11 +21,16 @@ class InFlight:
     def __init__(self, collection):
         self.collection = collection
 
-    def mark(self, work_id):
+    def mark(self, work_id, **details):
+        """Mark ``work_id`` under way; ``details`` are what recovery needs to redo it."""
         try:
-            self.collection.insert_one({"_id": work_id, "since": now()})
+            self.collection.insert_one(dict(details, _id=work_id, since=now()))
         except DuplicateKeyError:
             pass  # already under way (a retry)
+
+    def details(self, work_id):
+        """The marker's document, or None when the work is not (or no longer) under way."""
+        return self.collection.find_one({"_id": work_id})
 
     def is_marked(self, work_id):
         return self.collection.find_one({"_id": work_id}) is not None

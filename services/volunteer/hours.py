@@ -38,7 +38,42 @@ def log_records(store, activity, records):
     Raises Conflict already_logged (a volunteer holds a live record on this activity),
     RuleViolation capacity_exceeded (fields.capacity) or overlapping_hours (fields.entries.<i>
     naming the other record). A retry of the same sheet (same ``sheet_id``) replays.
+
+    A marker carrying the records is stored first and removed once the sheet is settled
+    (logged, or refused and voided): a crash between the steps would otherwise leave pending
+    records that hold no place and no time, so a later sheet could overlap them. The recovery
+    timer settles a marked sheet by running these steps again (settle_stalled_sheet).
     """
+    marker = sheet_marker(records)
+    store.sheets_in_flight.mark(marker, activity_id=activity["_id"], records=records)
+    try:
+        placed = _log_records(store, activity, records)
+    except (Conflict, RuleViolation):
+        store.sheets_in_flight.done(marker)  # refused and voided: settled
+        raise
+    store.sheets_in_flight.done(marker)
+    return placed
+
+
+def sheet_marker(records):
+    return f"sheet:{records[0]['sheet_id']}:{records[0]['activity_id']}"
+
+
+def settle_stalled_sheet(store, marker_id):
+    """Finish a sheet a crash left half-logged: its records get their places and times, or
+    are voided when the activity or a volunteer's time was taken meanwhile."""
+    marker = store.sheets_in_flight.details(marker_id)
+    if marker is None:
+        return  # settled meanwhile
+    activity = store.activities.find_one({"_id": marker["activity_id"]})
+    try:
+        _log_records(store, activity, marker["records"])
+    except (Conflict, RuleViolation):
+        pass  # refused: its records are voided, as the live request would have done
+    store.sheets_in_flight.done(marker_id)
+
+
+def _log_records(store, activity, records):
     placed = store.insert_sheet(records)
     taken = {str(i): {"volunteer_id": [f"already logged on this activity: hours record "
                                        f"{record['_id']}"]}

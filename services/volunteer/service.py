@@ -547,6 +547,14 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Expo
         return domain.decision_answer(record_id, decision)
 
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def settle_stalled_sheets(self):
+        """Settle sheets a crash left between storing their records and taking their places
+        and times (see hours.log_records)."""
+        resume_each(self.store.sheets_in_flight.stalled(),
+                    lambda marker: hours.settle_stalled_sheet(self.store, marker), log,
+                    self.metrics)
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def finish_stalled_decisions(self):
         """Complete decisions whose tally or event a crash left out."""
         resume_each(self.store.in_flight.stalled(), self._resume_decision, log, self.metrics)

@@ -41,6 +41,9 @@ class VolunteerStore:
         self.service_minutes = AppendLog(db, "service_minutes")
         # Decisions whose tally and events are still to be written (see shared.inflight).
         self.in_flight = InFlight(db.decisions_in_flight)
+        # Sheets whose records are stored but whose places and occupied times may not be yet:
+        # the marker carries the records, so recovery settles the sheet (see hours.py).
+        self.sheets_in_flight = InFlight(db.sheets_in_flight)
         # Rules and lists decided and walked by _id alone (see indexes.py).
         self.directory = indexes.VolunteerDirectory(db)
         self.occupancy = indexes.Occupancy(db)
