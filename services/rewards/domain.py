@@ -54,7 +54,8 @@ def check_same_request(redemption, data):
     with another reward, volunteer or quantity is refused, never run against the stored one."""
     if redemption.get("abandoned"):
         return
-    differs = [f for f in ("reward_id", "volunteer_id", "quantity") if redemption[f] != data[f]]
+    differs = [f for f in ("reward_id", "volunteer_id", "quantity", "slot")
+               if redemption.get(f) != data.get(f)]
     if differs:
         raise Conflict("this Idempotency-Key was used for another redemption",
                        code="idempotency_key_reused",
