@@ -85,6 +85,26 @@ ROUTES = [
     ("post", "/rewards", "Add a gift, service or merchant offer", contracts.RewardIn, 201, False),
     ("post", "/redemptions", "Redeem a gift or service: points and stock are taken at once",
      contracts.RedemptionIn, 201, False),
+    ("post", "/redemptions/{redemption_id}/fulfill", "Hand a gift over (staff of its center) "
+     "or mark a service delivered (its provider); again: the same answer", None, 200, False),
+    ("post", "/redemptions/{redemption_id}/cancel", "Cancel before pickup (the volunteer, staff, "
+     "admin): points and stock come back as new entries, once; again: the same answer", None,
+     200, False),
+    ("get", "/volunteers/{volunteer_id}/redemptions", "A volunteer's redemptions, newest first, "
+     "with status pending|confirmed|failed|fulfilled|cancelled|expired, reward title, points "
+     "and (to the volunteer only) the pickup code (self, staff of its community, admin)",
+     None, 200, False),
+    ("post", "/volunteers/{volunteer_id}/redeem-codes", "A one-time code for a partner "
+     "merchant (the volunteer): {code, expires_at, qr_svg_url}; 7 characters without look-alikes, "
+     "valid 5 minutes, used once", None, 201, False),
+    ("get", "/volunteers/{volunteer_id}/redeem-codes/{code}.svg", "The code as a QR code "
+     "(image/svg+xml; .png for image/png), the volunteer only", None, 200, False),
+    ("post", "/merchant/redemptions", "Redeem a volunteer's code for one of the merchant's "
+     "offers: the points are debited and owed to the merchant; void with "
+     "/redemptions/{id}/cancel within 24 hours", contracts.MerchantRedemptionIn, 201, False),
+    ("get", "/merchants/{merchant_id}/statement", "What the merchant redeemed and voided per "
+     "local day and offer, and the total owed (that merchant, staff of its community, admin)",
+     None, 200, False),
     ("post", "/transfers", "Give points to another volunteer (转赠): both sides or neither",
      contracts.TransferIn, 201, False),
     ("post", "/communities/{community_id}/fund/donations",
@@ -105,6 +125,9 @@ QUERY = {
     "/activities": [("center_id", "string"), ("from", "string"), ("to", "string")] + PAGE,
     "/activities/{activity_id}/hours": PAGE,
     "/communities/{community_id}/fund": PAGE,
+    "/volunteers/{volunteer_id}/redemptions": PAGE,
+    "/merchants/{merchant_id}/statement": [("from", "string"), ("to", "string"),
+                                           ("format", "string")],
     "/centers/{center_id}/report": [("from", "string"), ("to", "string"), ("format", "string")],
 }
 
@@ -140,6 +163,36 @@ ERROR_NOTES = {
         "422": "capacity_exceeded (error.fields.capacity), overlapping_hours "
                "(error.fields.entries.<index>.volunteer_id names the other record), "
                "activity_not_started"},
+    ("post", "/redemptions"): {
+        "422": "not_yet_valid / no_longer_valid: outside the gift's validity window; "
+               "limit_reached: over the gift's limit per volunteer (live redemptions); "
+               "own_service: a provider booking their own service",
+        "400": "a service with slots is booked with slot = one of its slots' start times "
+               "(any offset: the same instant is the same slot) and quantity 1",
+        "409": "insufficient_points; out_of_stock: the gift is gone, or the service's slot is "
+               "booked already (of two bookings of one slot exactly one wins)"},
+    ("post", "/rewards"): {
+        "400": "a service (以服务换服务) is offered by a volunteer (its provider: themselves) or "
+               "by center staff (their center): title, cost_points per session, location, "
+               "duration_minutes, and its sessions as slots (up to 100 distinct future start "
+               "times, each bookable once, answered as sessions [{starts_at, free}]) or as a "
+               "stock of sessions booked without a time, not both"},
+    ("post", "/redemptions/{redemption_id}/fulfill"): {
+        "404": "no such redemption, or not one of this center's (or provider's)",
+        "403": "a service's receiver: only its provider marks it delivered. Delivered, the "
+               "provider earns the booking's points (an earn entry with ref {type: booking, "
+               "id}); a center's service earns for its community fund (fund:<community_id>)",
+        "409": "already_cancelled / already_expired, or redemption_pending / _failed"},
+    ("post", "/volunteers/{volunteer_id}/redeem-codes"): {
+        "422": "not_enough_hours: the community's minimum of approved hours for merchants; the "
+               "message says how many hours and minutes are missing"},
+    ("post", "/merchant/redemptions"): {
+        "409": "insufficient_points (the code stays usable), code_used, daily_quota_reached",
+        "422": "invalid_code, code_mismatch (another volunteer's code), code_expired, code_burnt "
+               "(after 3 wrong tries), not_enough_hours",
+        "429": "too_many_wrong_codes: 10 wrong codes per merchant per 15 minutes; Retry-After"},
+    ("post", "/redemptions/{redemption_id}/cancel"): {
+        "409": "already_fulfilled, or redemption_pending / _failed"},
 }
 
 

@@ -21,6 +21,7 @@ from services.gateway.idempotency import IdempotencyRecords, IdempotencyStore, O
 from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
 from services.gateway.handout_routes import HandoutRoutes
+from services.gateway.merchant_routes import MerchantRoutes
 from services.gateway.sign_in_routes import SignInRoutes
 from services.shared import contracts
 from services.shared.contracts import load
@@ -73,7 +74,7 @@ def outcome_response(outcome):
     return json_response(outcome.status, outcome.body, headers=headers)
 
 
-class GatewayService(SignInRoutes, HandoutRoutes, ExposesMetrics):
+class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics):
     name = "gateway"
 
     tokens = TokenAuthority()
@@ -378,6 +379,27 @@ class GatewayService(SignInRoutes, HandoutRoutes, ExposesMetrics):
         body = read_json(request, contracts.RedemptionIn())
         return self._create(request, actor, body,
                             lambda key: self.rewards.redeem(actor, body, key))
+
+    @http("POST", f"{API}/redemptions/<string:redemption_id>/fulfill")
+    def fulfill_redemption(self, request, redemption_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request)
+        return self._create(request, actor, body, lambda key: self.rewards.fulfill_redemption(
+            actor, redemption_id), 200)
+
+    @http("POST", f"{API}/redemptions/<string:redemption_id>/cancel")
+    def cancel_redemption(self, request, redemption_id):
+        actor = self.tokens.actor(request)
+        body = read_json(request)
+        return self._create(request, actor, body, lambda key: self.rewards.cancel_redemption(
+            actor, redemption_id), 200)
+
+    @http("GET", f"{API}/volunteers/<string:volunteer_id>/redemptions")
+    def volunteer_redemptions(self, request, volunteer_id):
+        actor = self.tokens.actor(request)
+        self._authorize_volunteer(actor, volunteer_id)
+        return json_response(200, self.rewards.volunteer_redemptions(
+            actor, volunteer_id, query_limit(request), request.args.get("cursor") or None))
 
     # --- gifts of points and the community fund ----------------------------------------------
 

@@ -5,6 +5,7 @@ refused it gives the stock back. Every step is keyed by the redemption, so runni
 again for the same redemption (a retried request, or the recovery timer after a crash or a
 timeout) finishes it without doing anything twice.
 """
+import functools
 import logging
 import re
 
@@ -12,14 +13,16 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
-from services.rewards import domain, schemas
+from services.rewards import bookings, domain, gifts, schemas
+from services.rewards.merchants import MerchantRedemptions
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
 from services.shared.access import require_role
 from services.shared.appendlog import FloorBreached
 from services.shared.clock import now
 from services.shared.contracts import load
-from services.shared.errors import Conflict, InsufficientPoints, InvalidInput, OutOfStock
+from services.shared.errors import Conflict, InsufficientPoints, InvalidInput, NotFound, \
+    OutOfStock, RuleViolation
 from services.shared.ids import id_for_request
 from services.shared.inflight import RECOVERY_INTERVAL_SECONDS, resume_each
 from services.shared.metrics import ExposesMetrics
@@ -32,12 +35,13 @@ MAX_PAGE = 200
 SEQ_CURSOR = re.compile(r"[1-9][0-9]{0,17}")  # a catalog cursor: an entry's seq
 
 
-class RewardsService(ExposesMetrics):
+class RewardsService(MerchantRedemptions, ExposesMetrics):
     name = "rewards"
 
     store = MongoStore("rewards", RewardsStore)
     points = TimedRpcProxy("points")
     volunteer = TimedRpcProxy("volunteer")
+    clock = staticmethod(now)  # what time it is for the gift shelf; tests set their own
 
     # --- merchants ---------------------------------------------------------------------------
 
@@ -62,8 +66,11 @@ class RewardsService(ExposesMetrics):
     def create_reward(self, actor, body, request_key=None):
         actor = load(contracts.ActorSchema(), actor)
         data = load(contracts.RewardIn(), body)
+        if data["kind"] == bookings.KIND:  # offered by a center or by a volunteer
+            return bookings.offer(self, actor, data, request_key)
         owner = domain.check_new_reward(actor, data)
         domain.check_stock_field(data)
+        gifts.check_terms(data)
         if "center_id" in owner:
             community_id = self.volunteer.get_center(owner["center_id"])["community_id"]
         else:
@@ -73,7 +80,8 @@ class RewardsService(ExposesMetrics):
             "title": data["title"], "description": data["description"],
             "cost_points": data["cost_points"], "community_id": community_id,
             "center_id": owner.get("center_id"), "merchant_id": owner.get("merchant_id"),
-            "tracks_stock": data["stock"] is not None,
+            "tracks_stock": data["stock"] is not None, **gifts.terms_of(data),
+            "daily_quota": data["daily_quota"],
             "created_by": actor["user_id"], "created_at": now(),
         }
         # Listed before it is stored: a crash in between leaves an entry that pages skip, never
@@ -86,6 +94,8 @@ class RewardsService(ExposesMetrics):
         return self._reward_out(reward)
 
     def _reward_out(self, reward):
+        if reward["kind"] == bookings.KIND:
+            return bookings.offer_out(self.store, reward)
         stock = self.store.stock.total(reward["_id"]) if reward["tracks_stock"] else None
         return schemas.RewardOut().dump(dict(reward, stock=stock))
 
@@ -123,18 +133,23 @@ class RewardsService(ExposesMetrics):
         if redemption is None:
             reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
             domain.check_redeemable(actor, reward, data["volunteer_id"])
+            created_at = self.clock()
+            gifts.check_window(reward, created_at)
             redemption = {
                 "_id": rid, "reward_id": reward["_id"],
                 "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
                 "points": domain.redemption_cost(reward, data["quantity"]),
-                "created_at": now(),
+                "created_at": created_at,
+                "pickup_day": gifts.pickup_day(reward, created_at),
                 # Chosen now, shown once confirmed: whoever finishes the saga shows the same code.
                 "pickup_code": domain.pickup_code(), "by": actor["user_id"],
+                **bookings.booking_terms(reward, data),  # a service's slot, its stock stream
             }
             # Marked before the redemption exists, so a crash between the two still leaves a
             # marker for the recovery timer; unmarked once the outcome and its compensation are
             # stored.
             self.store.pending.mark(rid)
+            self._gift_shelf().list_new(redemption, reward)
             redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
         domain.check_same_request(redemption, data)
         if redemption.get("abandoned"):
@@ -144,7 +159,10 @@ class RewardsService(ExposesMetrics):
         if outcome is None or self.store.pending.is_marked(rid):
             outcome = self._run_saga(redemption)
         if outcome["status"] == domain.FAILED:
-            error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints}
+            error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints,
+                     gifts.LIMIT_REACHED: lambda message: RuleViolation(
+                         message, code=gifts.LIMIT_REACHED,
+                         fields={"quantity": ["over this gift's limit per volunteer"]})}
             raise error[outcome["failure"]](
                 f"redemption failed: {outcome['failure'].replace('_', ' ')}")
         return schemas.RedemptionOut().dump(domain.with_outcome(redemption, outcome))
@@ -180,10 +198,13 @@ class RewardsService(ExposesMetrics):
         reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
         quantity, by = redemption["quantity"], redemption["by"]
         took_stock = reward["tracks_stock"]
+        stream = redemption.get("stock_stream", reward["_id"])  # a booked service: its slot
         outcome = self.store.outcomes.find_one({"_id": rid})
+        if outcome is None:
+            outcome = self._gift_shelf().take_allowance(reward, redemption, self._decide)
         if outcome is None and took_stock:
             try:
-                self.store.stock.append(reward["_id"], -quantity, key=f"{rid}:take",
+                self.store.stock.append(stream, -quantity, key=f"{rid}:take",
                                         fields={"reason": "redeemed", "by": by})
             except FloorBreached:
                 took_stock = False
@@ -202,10 +223,12 @@ class RewardsService(ExposesMetrics):
             # or the recovery timer, resumes it from here.
             else:
                 outcome = self._decide(rid, domain.CONFIRMED)
-        if outcome["status"] == domain.FAILED and outcome["failure"] != "out_of_stock" \
-                and reward["tracks_stock"]:
-            self.store.stock.append(reward["_id"], quantity, key=f"{rid}:return", floor=None,
+        if outcome["status"] == domain.FAILED and reward["tracks_stock"] \
+                and outcome["failure"] not in ("out_of_stock", gifts.LIMIT_REACHED):
+            self.store.stock.append(stream, quantity, key=f"{rid}:return", floor=None,
                                     fields={"reason": "redemption failed", "by": by})
+        if outcome["status"] == domain.FAILED:
+            self._gift_shelf().return_allowance(reward, redemption, "redemption failed")
         self.store.pending.done(rid)
         return outcome
 
@@ -216,3 +239,62 @@ class RewardsService(ExposesMetrics):
         if created:
             self.metrics.count(f"redemption_{status}")
         return outcome
+
+    # --- how a redemption ends: fulfil, cancel, expiry (by the reward's kind) -------------------
+
+    def _gift_shelf(self):
+        return gifts.GiftShelf(self.store, self.points, self.metrics, clock=self.clock)
+
+    def _ending_for(self, reward):
+        """Who ends a redemption of this kind of reward: ``(fulfill, cancel)`` callables taking
+        (actor, redemption, reward). Other kinds plug theirs in here."""
+        shelf = self._gift_shelf()
+        return {"gift": (shelf.fulfill, shelf.cancel),
+                bookings.KIND: (functools.partial(bookings.fulfill, self),
+                                functools.partial(bookings.cancel, self))}.get(reward["kind"])
+
+    def _end_redemption(self, actor, redemption_id, which):
+        actor = load(contracts.ActorSchema(), actor)
+        redemption = self.store.redemption(redemption_id)
+        if redemption is None:
+            raise NotFound(f"redemption {redemption_id} not found")
+        reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
+        ending = self._ending_for(reward)
+        if ending is None:
+            raise Conflict(f"a {reward['kind']} redemption cannot be ended this way",
+                           code="not_endable")
+        return ending[which](actor, redemption, reward)
+
+    @rpc
+    def fulfill_redemption(self, actor, redemption_id):
+        return self._end_redemption(actor, redemption_id, 0)
+
+    @rpc
+    def cancel_redemption(self, actor, redemption_id):
+        if self.is_merchant_redemption(redemption_id):  # a void at the counter: merchants.py
+            return self.void_merchant_redemption(actor, redemption_id)
+        return self._end_redemption(actor, redemption_id, 1)
+
+    @rpc
+    def volunteer_redemptions(self, actor, volunteer_id, limit=50, cursor=None):
+        """A volunteer's redemptions, newest first; the gateway has checked who may see them."""
+        return self._gift_shelf().page(load(contracts.ActorSchema(), actor), volunteer_id,
+                                       limit, cursor)
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def finish_stalled_endings(self):
+        """Ends (fulfil, cancel, expiry) a crash interrupted are decided and given back."""
+        shelf = self._gift_shelf()
+        resume_each(shelf.gifts.closing.stalled(), shelf.resume_closing, log, self.metrics)
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def finish_stalled_bookings(self):
+        """Deliveries and cancellations of services a crash interrupted are carried out."""
+        bookings.resume_stalled(self)
+
+    @timer(interval=RECOVERY_INTERVAL_SECONDS)
+    def expire_uncollected_gifts(self):
+        """Gifts not collected within their pickup period expire: points and stock go back."""
+        expired = self._gift_shelf().expire_uncollected()
+        if expired:
+            log.info("%s uncollected gift redemptions expired", expired)

@@ -3,8 +3,11 @@
 Stock is an append-only log per reward (``shared.appendlog``): taking stock is an entry that may
 not bring the total below zero, giving it back is another entry, each keyed by its redemption.
 """
+from services.rewards.bookings import BookingStore
 from services.rewards.catalog import Catalog
 from services.rewards.domain import CANCELLED, CONFIRMED, FAILED, FULFILLED, with_outcome
+from services.rewards.gifts import GiftStore
+from services.rewards.merchants import MerchantStore
 from services.shared.appendlog import AppendLog
 from services.shared.clock import now
 from services.shared.inflight import InFlight
@@ -21,10 +24,15 @@ class RewardsStore:
         self.pending = InFlight(db.pending_redemptions)  # sagas under way
         self.stock = AppendLog(db, "stock")
         self.catalog = Catalog(db)  # which rewards a catalog page lists
+        self.gifts = GiftStore(db)  # how redemptions end, limits, listings (rewards/gifts.py)
+        self.merchant = MerchantStore(db)  # codes, counter redemptions (rewards/merchants.py)
+        self.bookings = BookingStore(db)  # how services end (rewards/bookings.py)
 
     def ensure_indexes(self):
         self.stock.ensure_indexes()
         self.catalog.ensure_indexes()
+        self.gifts.ensure_indexes()
+        self.merchant.ensure_indexes()
         self.catalog.backfill(self.rewards)
         self.backfill_outcomes()
 
@@ -47,7 +55,8 @@ class RewardsStore:
         redemption = self.redemptions.find_one({"_id": rid})
         if redemption is None or redemption.get("abandoned"):
             return None
-        return with_outcome(redemption, self.outcomes.find_one({"_id": rid}))
+        return self.gifts.with_end(
+            with_outcome(redemption, self.outcomes.find_one({"_id": rid})))
 
     get = staticmethod(get_or_404)
     insert_or_replay = staticmethod(insert_or_replay)

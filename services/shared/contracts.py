@@ -3,6 +3,7 @@
 Both sides load and dump through these schemas, so a producer and its consumers cannot drift
 apart. A service's own HTTP-facing or storage shapes stay in that service.
 """
+import datetime as dt
 import decimal
 import re
 import unicodedata
@@ -47,6 +48,18 @@ class Moment(fields.AwareDateTime):
         if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
             raise self.make_error("out_of_range")
         return moment
+
+
+MAX_SLOTS = 100
+
+
+class SlotTime(Moment):
+    """A session's start time, loaded as its UTC ISO text: one instant, one spelling, so a slot
+    offered as +08:00 and booked as Z is the same slot (and the same stock stream)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        return moment.astimezone(dt.timezone.utc).isoformat()
 
 
 class QueryInteger(fields.Integer):
@@ -385,6 +398,25 @@ class RewardIn(Contract):
     merchant_id = Id(load_default=None, allow_none=True)
     description = fields.String(load_default=None, allow_none=True,
                                 validate=validate.Length(max=2000))
+    # Gifts (爱心超市): how many one volunteer may hold at once (live redemptions), when it may
+    # be redeemed (422 outside), and the days a redemption waits for pickup before it expires.
+    per_volunteer_limit = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                         validate=validate.Range(min=1, max=MAX_QUANTITY))
+    valid_from = Moment(load_default=None, allow_none=True)
+    valid_until = Moment(load_default=None, allow_none=True)
+    pickup_days = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=365))
+    # Services (以服务换服务): where and how long a session is, and its sessions as start times,
+    # each bookable once (without slots, ``stock`` counts sessions booked without a time).
+    location = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(min=1, max=200))
+    duration_minutes = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                      validate=validate.Range(min=1, max=24 * 60))
+    slots = fields.List(SlotTime(), load_default=None, allow_none=True,
+                        validate=validate.Length(min=1, max=MAX_SLOTS))
+    # Merchant offers (爱心商家): redemptions per local day, none when unset.
+    daily_quota = fields.Integer(strict=True, load_default=None, allow_none=True,
+                                 validate=validate.Range(min=1, max=100_000))
 
 
 class RedemptionIn(Contract):
@@ -392,6 +424,15 @@ class RedemptionIn(Contract):
     volunteer_id = Id(required=True)
     quantity = fields.Integer(strict=True, load_default=1,
                               validate=validate.Range(min=1, max=MAX_QUANTITY))
+    slot = SlotTime(load_default=None, allow_none=True)  # a service's session: its start time
+
+
+class MerchantRedemptionIn(Contract):
+    """POST /merchant/redemptions: the code the volunteer shows, one of the merchant's offers,
+    and the volunteer the QR code names (when the till scanned it rather than typed the code)."""
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    reward_id = Id(required=True)
+    volunteer_id = Id(load_default=None, allow_none=True)
 
 
 class TransferIn(Contract):
@@ -462,6 +503,16 @@ class CalendarDate(fields.Date):
         if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
             raise self.make_error("out_of_range")
         return day
+
+
+class MerchantStatementArgs(Schema):
+    """The query string of GET /merchants/{id}/statement: local calendar days, both included."""
+    class Meta:
+        unknown = EXCLUDE
+
+    from_ = CalendarDate(data_key="from", load_default=None)
+    to = CalendarDate(load_default=None)
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 
 
 def iana_zone(value):

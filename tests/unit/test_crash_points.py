@@ -28,6 +28,7 @@ from services.shared.inflight import InFlight
 from services.shared.outbox import OutboxWriter, Relay
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
+from tests.unit import booking_flows, gift_flows, merchant_flows
 from tests.unit.explorer import (Crash, Hook, HookedDatabase, count_operations, crash_points,
                                  interleave, run_to_end, two_runner_schedules)
 
@@ -62,10 +63,10 @@ class PointsOverRpc:
         self.world = world
         self.calls = 0
 
-    def debit(self, movement):
+    def debit(self, movement, method="debit"):
         self.calls += 1
         try:
-            result = self.world.points.debit(movement)
+            result = getattr(self.world.points, method)(movement)
         except Crash:
             raise ServiceUnavailable("points did not answer")
         except Exception:
@@ -75,6 +76,15 @@ class PointsOverRpc:
         if self.calls == self.world.lose_reply_of_call:
             raise ServiceUnavailable("points did not answer")  # it ran; the reply was lost
         return result
+
+    def credit_back(self, movement):
+        return self.debit(movement, "credit_back")
+
+    def get_balance(self, account):
+        return self.world.points.get_balance(account)
+
+    def get_scheme(self, actor, community_id):
+        return {"current": {"min_minutes_for_merchants": None, "timezone": "Asia/Shanghai"}}
 
 
 class Volunteers:
@@ -213,6 +223,10 @@ class World:
         broker deliver what is left, and every event is delivered once more (at least once)."""
         self.volunteer.finish_stalled_decisions()
         self.rewards.resume_stalled_redemptions()
+        self.rewards.resume_merchant_sagas()
+        self.rewards.finish_stalled_endings()
+        self.rewards.finish_stalled_bookings()
+        self.rewards.expire_uncollected_gifts()
         self.points.resume_stalled_movements()
         self.relay()
         self.queue += list(self.queue)
@@ -264,12 +278,14 @@ class World:
             broken.append("the balance is not the running sum of its entries")
         if balance < 0:
             broken.append(f"negative balance {balance}")
-        confirmed = [r for r in self.redemptions() if r["status"] == "confirmed"]
+        # Redemptions holding points and stock; cancelled or expired ones also have a debit,
+        # given back (gift_flows.check).
+        confirmed = [r for r in self.redemptions() if r["status"] in gift_flows.HOLDING]
         for r in self.redemptions():
             debit = accounts.find_by_key(f"redemption:{r['_id']}")
             if r["status"] == "pending":
                 broken.append(f"redemption {r['_id']} still pending after recovery")
-            if (r["status"] == "confirmed") != (debit is not None):
+            if (r["status"] in gift_flows.DEBITED) != (debit is not None):
                 broken.append(f"redemption {r['_id']} is {r['status']} but its debit "
                               f"{'exists' if debit else 'does not exist'}")
         if self.shop.pending.collection.find_one({}) is not None:
@@ -303,7 +319,9 @@ class World:
         # A revocation takes back all the record earned: what was spent already is owed, and
         # later credits pay it first. So balance - owed is what the volunteer is worth.
         earned = credit["gross"] if credit and not reversal else 0
-        spent = sum(r["points"] for r in confirmed)
+        spent = sum(r["points"] for r in confirmed) + merchant_flows.check(self, broken)
+        gift_flows.check(self, confirmed, broken)
+        booking_flows.check(self, broken)
         state = self.ledger.state("vol_1")
         moved = self.check_movements(broken)
         if balance - state["owed"] != self.credited_outside + earned - spent + moved["vol_1"]:
@@ -424,6 +442,9 @@ FLOWS = {
         lambda w: w.fill_fund(40), lambda w: w.grant(), lambda w: w.grant()),
     "overflow of a credit to the fund": (
         lambda w: w.credit(30, "start"), lambda w: w.overflow(), lambda w: w.overflow()),
+    **merchant_flows.FLOWS,
+    **gift_flows.FLOWS,
+    **booking_flows.FLOWS,
 }
 
 
@@ -582,6 +603,9 @@ INTERLEAVINGS = {
     "a revocation while the volunteer redeems": (
         FLOWS["revocation of a partly spent credit"][0], lambda w: w.revoke_and_deliver(),
         lambda w: w.redeem(key="idk_race"), False),
+    **merchant_flows.INTERLEAVINGS,
+    **gift_flows.INTERLEAVINGS,
+    **booking_flows.INTERLEAVINGS,
 }
 
 
