@@ -209,6 +209,13 @@ class Rosters:
         except FloorBreached as full:
             raise CapacityFull(placed=-full.total) from None
 
+    def list_earlier(self, activity_id, record_id, holds_place):
+        """Put a record logged before rosters existed on its activity's roster, once (see
+        backfill.py); such activities have no capacity, so no floor applies."""
+        self.log.append(self.stream(activity_id), -1 if holds_place else 0,
+                        key=f"earlier:{record_id}", floor=None,
+                        fields={"kind": "places", "record_ids": [record_id]})
+
     def release(self, activity_id, count, key, reason):
         self.log.append(self.stream(activity_id), count, key=key, floor=None,
                         fields={"kind": "release", "reason": reason})

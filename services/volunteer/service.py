@@ -26,6 +26,7 @@ from services.shared.storage import MongoStore
 from services.shared.clock import now
 from services.volunteer import domain, hours, schemas, throttle
 from services.volunteer.indexes import insert_each
+from services.volunteer.backfill import BackfillEntrypoints
 from services.volunteer.handouts import Handouts
 from services.volunteer.hours_import import HoursImportEntrypoints
 from services.volunteer.sign_in import SignInEntrypoints
@@ -67,7 +68,8 @@ class VolunteerDatabase(MongoStore):
         log.info("created the first administrator 'admin'")
 
 
-class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, ExposesMetrics):
+class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, BackfillEntrypoints,
+                       ExposesMetrics):
     name = "volunteer"
 
     store = VolunteerDatabase()
