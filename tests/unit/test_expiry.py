@@ -23,13 +23,6 @@ class Counter:
 
 
 @pytest.fixture
-def ledger(db):
-    ledger = Ledger(db)
-    ledger.ensure_indexes()
-    return ledger
-
-
-@pytest.fixture
 def job(db, ledger):
     outbox = OutboxWriter(db["outbox"], db["outbox_published"], lambda: None)
     return ExpiryJob(ledger, outbox, Counter(), ledger.expiry_runs)

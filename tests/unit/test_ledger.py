@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from services.points.ledger import Ledger, NothingToExpire, expiry_date_for, fund_account
+from services.points.ledger import NothingToExpire, expiry_date_for, fund_account
 from services.shared.appendlog import GENESIS_HASH, entry_hash
 from services.shared.errors import InsufficientPoints
 
@@ -14,13 +14,6 @@ IN_2027 = dt.datetime(2027, 6, 1, 4, tzinfo=UTC)
 IN_2028 = dt.datetime(2028, 6, 1, 4, tzinfo=UTC)
 IN_2029 = dt.datetime(2029, 1, 2, 4, tzinfo=UTC)
 WHO = {"reason": "test", "ref": {"type": "test", "id": "t"}, "by": "usr_1"}
-
-
-@pytest.fixture
-def ledger(db):
-    ledger = Ledger(db)
-    ledger.ensure_indexes()
-    return ledger
 
 
 def earn(ledger, points, key, now=IN_2026, account="vol_1"):

@@ -11,7 +11,7 @@ from services.gateway.auth import Tokens
 from services.gateway.idempotency import IdempotencyStore
 from services.gateway.service import GatewayService
 
-from services.points.ledger import Ledger, fund_account
+from services.points.ledger import fund_account
 from services.points.movements import (COMPLETED, IN_PROGRESS, REFUSED, MovementStore,
                                        Movements, in_key, out_key)
 from services.points.service import PointsService
@@ -43,13 +43,6 @@ class Volunteers:
         if community_id not in self.communities:
             raise NotFound(f"community {community_id} not found")
         return {"id": community_id}
-
-
-@pytest.fixture
-def ledger(db):
-    ledger = Ledger(db)
-    ledger.ensure_indexes()
-    return ledger
 
 
 @pytest.fixture

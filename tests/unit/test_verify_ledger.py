@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from services.points import verify
-from services.points.ledger import Ledger, fund_account
+from services.points.ledger import fund_account
 from services.points.movements import MovementStore, Movements
 from services.shared.appendlog import GENESIS_HASH, entry_hash
 from services.shared.errors import InsufficientPoints
@@ -23,13 +23,6 @@ ANN, BO, FUND = "vol_ann", "vol_bo", fund_account("com_1")
 def hours(record_id):
     return {"reason": "approved service hours", "ref": {"type": "hours", "id": record_id},
             "by": "usr_staff"}
-
-
-@pytest.fixture
-def ledger(db):
-    ledger = Ledger(db)
-    ledger.ensure_indexes()
-    return ledger
 
 
 @pytest.fixture
