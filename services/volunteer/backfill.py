@@ -37,17 +37,14 @@ class ListsBackfill:
             ("hours", store.hours, self.hours),
         ], page_size or migrations.PAGE_SIZE)
 
-    def _by_group(self, docs, field, handle_one):
-        """``handle_one`` over ``docs``, groups sharing ``field`` side by side and each group
-        in order (one stream per group: its appends would only race each other). False when a
-        stream was too busy: the page is handled again next tick."""
+    def _by_group(self, docs, field, handle_group):
+        """``handle_group`` over the groups of ``docs`` sharing ``field``, side by side (a
+        group shares a stream: its appends in order, as they would only race each other).
+        False when a stream was too busy: the page is handled again next tick."""
         groups = {}
         for doc in docs:
             groups.setdefault(doc[field], []).append(doc)
 
-        def handle_group(group):
-            for doc in group:
-                handle_one(doc)
         try:
             self.store._each(handle_group, list(groups.values()))
         except Busy as busy:
@@ -59,7 +56,7 @@ class ListsBackfill:
 
     def volunteers(self, page):
         self._claim_phones(page)
-        return self._by_group(page, "community_id", self.store.directory.add)
+        return self._by_group(page, "community_id", each(self.store.directory.add))
 
     def _claim_phones(self, volunteers):
         """Claim each older volunteer's number in its community. A number held by another
@@ -97,7 +94,7 @@ class ListsBackfill:
     # --- activities: their center's list ---------------------------------------------------
 
     def activities(self, page):
-        return self._by_group(page, "center_id", self.store.center_activities.add)
+        return self._by_group(page, "center_id", each(self.store.center_activities.add))
 
     # --- hours records: their activity's roster, and the time a live one occupies ----------
 
@@ -115,17 +112,25 @@ class ListsBackfill:
                 log.error("hours record %s names no stored activity %s: not backfilled",
                           record["_id"], record["activity_id"])
         listed = [record for record in listed if record["activity_id"] in activities]
-        return self._by_group(listed, "activity_id", lambda record: self._list_record(
-            record, activities[record["activity_id"]]))
+        return self._by_group(listed, "activity_id", lambda records: self._list_records(
+            records, activities[records[0]["activity_id"]]))
 
-    def _list_record(self, record, activity):
-        live = record["status"] in LIVE
-        self.store.rosters.list_earlier(activity["_id"], record["_id"], holds_place=live)
-        if live:
-            # Earlier records were logged without the overlap rule: each occupies its time as
-            # it stands (nothing treated as live refuses it); later sheets are checked against it.
-            self.store.occupancy.occupy_all([record], activity, lambda _: False,
-                                            self.store._each)
+    def _list_records(self, records, activity):
+        """One activity's earlier records: on its roster, and the live ones occupy its time."""
+        for record in records:
+            self.store.rosters.list_earlier(activity["_id"], record["_id"],
+                                            holds_place=record["status"] in LIVE)
+        # Earlier records were logged without the overlap rule: each occupies its time as it
+        # stands (nothing is taken as live to refuse it); later sheets are checked against it.
+        self.store.occupancy.occupy_all([r for r in records if r["status"] in LIVE], activity,
+                                        lambda _: False, self.store._each)
+
+
+def each(handle_one):
+    def handle_group(group):
+        for doc in group:
+            handle_one(doc)
+    return handle_group
 
 
 # One backfill per store (per container): once finished, a tick costs nothing.
