@@ -112,18 +112,16 @@ class ListsBackfill:
                 log.error("hours record %s names no stored activity %s: not backfilled",
                           record["_id"], record["activity_id"])
         listed = [record for record in listed if record["activity_id"] in activities]
-        return self._by_group(listed, "activity_id", lambda records: self._list_records(
-            records, activities[records[0]["activity_id"]]))
-
-    def _list_records(self, records, activity):
-        """One activity's earlier records: on its roster, and the live ones occupy its time."""
-        for record in records:
-            self.store.rosters.list_earlier(activity["_id"], record["_id"],
-                                            holds_place=record["status"] in LIVE)
+        rostered = self._by_group(listed, "activity_id", each(lambda record: (
+            self.store.rosters.list_earlier(record["activity_id"], record["_id"],
+                                            holds_place=record["status"] in LIVE))))
         # Earlier records were logged without the overlap rule: each occupies its time as it
         # stands (nothing is taken as live to refuse it); later sheets are checked against it.
-        self.store.occupancy.occupy_all([r for r in records if r["status"] in LIVE], activity,
-                                        lambda _: False, self.store._each)
+        # By volunteer, side by side: one volunteer's entries would only race each other.
+        return rostered and self._by_group(
+            [record for record in listed if record["status"] in LIVE], "volunteer_id",
+            each(lambda record: self.store.occupancy.occupy_all(
+                [record], activities[record["activity_id"]], lambda _: False, self.store._each)))
 
 
 def each(handle_one):
