@@ -168,6 +168,9 @@ def booking_terms(reward, data):
                            fields={"slot": ["one of the service's slots"]})
     if data["quantity"] != 1:
         raise InvalidInput("a booking is one session", fields={"quantity": ["must be 1"]})
+    if dt.datetime.fromisoformat(slot) <= now():
+        raise RuleViolation("this session has already begun", code="slot_passed",
+                            fields={"slot": ["a session that lies ahead"]})
     return {"slot": slot, "stock_stream": slot_stream(reward["_id"], slot)}
 
 

@@ -53,6 +53,10 @@ def check_terms(data):
     if data.get("pickup_days") is not None and data["kind"] != "gift":
         raise InvalidInput("only a gift has a pickup period",
                            fields={"pickup_days": ["only for kind gift"]})
+    if data.get("daily_quota") is not None and data["kind"] != "merchant_offer":
+        # Stored but never applied would promise a limit nobody enforces.
+        raise InvalidInput("only a merchant offer has a daily quota",
+                           fields={"daily_quota": ["only for kind merchant_offer"]})
     window = data.get("valid_from"), data.get("valid_until")
     if None not in window and window[0] >= window[1]:
         raise InvalidInput("the validity window ends before it starts",

@@ -9,6 +9,7 @@ from nameko.testing.services import worker_factory
 from services.points.ledger import Ledger, fund_account
 from services.points.movements import MovementStore
 from services.points.service import PointsService
+from services.rewards import bookings
 from services.rewards.service import RewardsService
 from services.rewards.storage import RewardsStore
 from services.shared.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, \
@@ -142,6 +143,16 @@ def test_the_provider_cannot_book_their_own_service(rewards, points):
         book(rewards, service["id"], actor=ZHAO)
     assert refused.value.code == "own_service"
     assert points.balance("vol_zhao") == 50 and free(rewards, service["id"])[NINE_UTC]
+
+
+def test_a_session_that_has_begun_cannot_be_booked(rewards, points, monkeypatch):
+    service = offer(rewards)
+    monkeypatch.setattr(bookings, "now", lambda: dt.datetime.fromisoformat(NINE_UTC))
+    with pytest.raises(RuleViolation) as refused:
+        book(rewards, service["id"])
+    assert (refused.value.code, list(refused.value.fields)) == ("slot_passed", ["slot"])
+    assert points.balance("vol_li") == 50 and free(rewards, service["id"])[NINE_UTC]
+    assert book(rewards, service["id"], slot=TEN_UTC, key="idk_10")["status"] == "confirmed"
 
 
 def test_a_slot_is_booked_once(rewards, points):

@@ -120,6 +120,11 @@ def test_terms_are_checked_when_the_gift_is_added():
     with pytest.raises(InvalidInput) as not_a_gift:
         gifts.check_terms({"kind": "service", "pickup_days": 3})
     assert "valid_until" in backwards.value.fields and "pickup_days" in not_a_gift.value.fields
+    for kind in ("gift", "service"):  # a quota nobody would enforce is refused, not stored
+        with pytest.raises(InvalidInput) as no_quota:
+            gifts.check_terms({"kind": kind, "daily_quota": 5})
+        assert list(no_quota.value.fields) == ["daily_quota"]
+    gifts.check_terms({"kind": "merchant_offer", "daily_quota": 5})
 
 
 # --- fulfil and cancel -----------------------------------------------------------------------
