@@ -91,8 +91,9 @@ ROUTES = [
      "admin): points and stock come back as new entries, once; again: the same answer", None,
      200, False),
     ("get", "/volunteers/{volunteer_id}/redemptions", "A volunteer's redemptions, newest first, "
-     "with status pending|confirmed|failed|fulfilled|cancelled|expired, reward title, points "
-     "and (to the volunteer only) the pickup code (self, staff of its community, admin)",
+     "with status pending|confirmed|failed|fulfilled|cancelled|expired (completed: at a "
+     "merchant), reward title, points and (to the volunteer only) the pickup code (self, "
+     "staff of its community, admin)",
      None, 200, False),
     ("post", "/volunteers/{volunteer_id}/redeem-codes", "A one-time code for a partner "
      "merchant (the volunteer): {code, expires_at, qr_svg_url}; 7 characters without look-alikes, "

@@ -30,7 +30,7 @@ import zoneinfo
 
 from pymongo.errors import DuplicateKeyError
 
-from services.rewards import domain, schemas
+from services.rewards import domain, merchants, schemas
 from services.shared.appendlog import AppendLog, FloorBreached, entry_id
 from services.shared.clock import now as wall_clock
 from services.shared.errors import Conflict, InvalidInput, NotFound, RuleViolation
@@ -362,6 +362,11 @@ class GiftShelf:
         to_volunteer = actor["role"] == "volunteer" and actor.get("subject_id") == volunteer_id
         items = []
         for entry in entries[:limit]:
+            if entry.get("source") == merchants.MERCHANT_SOURCE:  # redeemed at a merchant
+                listed = merchants.as_listed(self.store, entry["redemption_id"])
+                if listed is not None:
+                    items.append(schemas.RedemptionOut().dump(listed))
+                continue
             redemption = self.store.redemption(entry["redemption_id"])
             if redemption is None:
                 continue  # listed, never stored

@@ -245,6 +245,23 @@ class MerchantRedemptionOut(Schema):
     voided_at = fields.AwareDateTime(allow_none=True)
 
 
+MERCHANT_SOURCE = "merchant"  # a volunteer's listing entry that names a merchant redemption
+
+
+def as_listed(store, rid):
+    """A merchant redemption as a volunteer's list of redemptions shows it (the fields of
+    schemas.RedemptionOut), or None when it was never stored."""
+    redemption = store.merchant.redemptions.find_one({"_id": rid})
+    if redemption is None:
+        return None
+    outcome = store.merchant.outcomes.find_one({"_id": rid}) or {}
+    void = store.merchant.voids.find_one({"_id": rid})
+    return dict(redemption, quantity=1, reward_title=redemption["title"],
+                reward_kind="merchant_offer", failure=outcome.get("failure"),
+                status=CANCELLED if void else outcome.get("status", PENDING),
+                closed_at=void["at"] if void else None)
+
+
 def answer(redemption, outcome, void=None):
     outcome = outcome or {}
     status = CANCELLED if void else outcome.get("status", PENDING)
@@ -365,6 +382,11 @@ class MerchantRedemptions:
             "timezone": zone.key, "by": actor["user_id"], "created_at": at}
         # Marked before it exists: a crash in between leaves a marker, which recovery settles.
         self.store.merchant.pending.mark(rid)
+        # On the volunteer's own list of redemptions (GET /volunteers/{id}/redemptions) before
+        # it is stored, keyed by it: a retry lists it once; a listing never stored is skipped.
+        self.store.gifts.listings.append(
+            code["volunteer_id"], 1, key=f"{rid}:listed", floor=None,
+            fields={"redemption_id": rid, "source": MERCHANT_SOURCE})
         stored, _ = insert_or_replay(self.store.merchant.redemptions, redemption)
         return stored
 

@@ -350,3 +350,15 @@ def test_the_statement_reads_only_the_days_asked_for(shop):
     empty = shop.service.merchant_statement(SHOP, "mer_1", {"from": "2030-01-01",
                                                             "to": "2030-01-31"})
     assert empty["items"] == [] and empty["total_owed"] == 30
+
+
+def test_the_volunteers_list_of_redemptions_shows_merchant_redemptions_with_their_status(shop):
+    first = shop.redeem(shop.code(key="k1"), key="r1")
+    second = shop.redeem(shop.code(key="k2"), key="r2")
+    shop.service.cancel_redemption(SHOP, first["id"])
+    page = shop.service.volunteer_redemptions(LI, "vol_1")
+    assert [(item["id"], item["status"], item["reward_kind"], item["points"])
+            for item in page["items"]] == [
+        (second["id"], "completed", "merchant_offer", 30),
+        (first["id"], "cancelled", "merchant_offer", 30)]
+    assert page["items"][0]["reward_title"] == "rwd_noodles title"
