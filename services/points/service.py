@@ -42,6 +42,8 @@ def entry_out(doc):
         "points": doc["delta"], "balance_after": doc["total_after"],
         "owed_after": doc.get("owed_after", 0), "reason": doc["reason"], "ref": doc["ref"],
         "rule": doc.get("rule"), "hash": doc.get("hash"),
+        "owed": doc.get("owed") or None, "gross": doc.get("gross"),
+        "debt_paid": doc.get("debt_paid") or None,
     })
 
 

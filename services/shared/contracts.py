@@ -159,6 +159,11 @@ class LedgerEntrySchema(Contract):
     balance_after = fields.Integer(strict=True, required=True)
     # Points a revocation could not take back (already spent), still to be paid by credits.
     owed_after = fields.Integer(strict=True, load_default=0)
+    # Both sides of a debt: on a reversal, what it left owed; on a credit, what it brought in
+    # (gross) and how much of that paid the debt first (points = gross - debt_paid).
+    owed = fields.Integer(strict=True, load_default=None, allow_none=True)
+    gross = fields.Integer(strict=True, load_default=None, allow_none=True)
+    debt_paid = fields.Integer(strict=True, load_default=None, allow_none=True)
     reason = fields.String(required=True)
     ref = fields.Dict(required=True)
     # For credits: the scheme rule version and the arithmetic that produced the points.

@@ -59,11 +59,13 @@ def test_a_revocation_after_spending_leaves_a_debt_that_the_next_credit_pays(api
     assert (reversal["kind"], reversal["points"], reversal["balance_after"],
             reversal["owed_after"]) == ("reversal", -10, 0, 20)
     assert "20 of 30 points were already spent and are owed" in reversal["reason"]
+    assert reversal["owed"] == 20
 
     # The next credit pays the debt first: 30 earned, 20 to the debt, 10 to the balance.
     _, paid = approve_hours(api, center, 180)
     assert (paid["points"], paid["balance_after"], paid["owed_after"]) == (10, 10, 0)
     assert "20 of 30 points paid back points owed" in paid["reason"]
+    assert (paid["gross"], paid["debt_paid"]) == (30, 20)
     assert balance(api, center)["owed"] == 0
     assert sum(e["points"] for e in statement(api, center)) == 10
 
