@@ -56,6 +56,7 @@ func main() {
 	}
 
 	removeOrphanedCompanions(dir, logger)
+	quarantineEmptyDatabases(context.Background(), dir, logger)
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
@@ -96,6 +97,47 @@ func removeOrphanedCompanions(dir string, logger *slog.Logger) {
 			}
 		}
 	}
+}
+
+// quarantineEmptyDatabases moves aside database files that hold no table at all: FerretDB
+// creates the file, then its metadata table, and a process killed in between leaves a file that
+// FerretDB refuses at every later start ("no such table: _ferretdb_collections"), so the store
+// would never come up again. Such a file holds nothing to lose; it goes to quarantine/ with a
+// warning. A file with tables but no metadata is left alone: that needs a person.
+func quarantineEmptyDatabases(ctx context.Context, dir string, logger *slog.Logger) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.sqlite"))
+	for _, file := range files {
+		tables, err := countTables(ctx, file)
+		if err != nil || tables > 0 {
+			continue
+		}
+		aside := filepath.Join(dir, "quarantine")
+		stamp := "." + time.Now().UTC().Format("20060102T150405")
+		if err = os.MkdirAll(aside, 0o755); err == nil {
+			err = os.Rename(file, filepath.Join(aside, filepath.Base(file)+stamp))
+		}
+		// Its -wal and -shm go with it (reading it may have made them): left behind, SQLite
+		// would take them for the journal of a new database of the same name.
+		for _, suffix := range []string{"-wal", "-shm"} {
+			if _, statErr := os.Stat(file + suffix); statErr == nil {
+				_ = os.Rename(file+suffix, filepath.Join(aside, filepath.Base(file)+stamp+suffix))
+			}
+		}
+		logger.Warn("docstore: a database file without any table (creation interrupted) moved "+
+			"aside", "file", file, "error", err)
+	}
+}
+
+// countTables counts the tables of a database file, opened read-only (a -wal is read too).
+func countTables(ctx context.Context, file string) (int, error) {
+	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table'").Scan(&n)
+	return n, err
 }
 
 // indexIDPaths keeps an index on _ferretdb_sjson->'$._id' for every collection of every database.

@@ -52,3 +52,38 @@ func TestCompanionsOfADatabaseDroppedMidPassAreRemoved(t *testing.T) {
 		}
 	}
 }
+
+// A database file whose creation was interrupted (no table at all) would stop FerretDB from
+// starting ever again; it is moved aside, and a database with tables is left where it is.
+func TestAnEmptyDatabaseFileIsMovedAsideAndOthersStay(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "interrupted.sqlite")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(dir, "kept.sqlite")
+	db, err := sql.Open("sqlite", "file:"+kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = db.ExecContext(ctx, "CREATE TABLE t (x)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	quarantineEmptyDatabases(ctx, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	if _, err = os.Stat(empty); !os.IsNotExist(err) {
+		t.Fatalf("the empty database file is still in place: %v", err)
+	}
+	if moved, _ := filepath.Glob(filepath.Join(dir, "quarantine", "interrupted.sqlite.*")); len(moved) != 1 {
+		t.Fatalf("expected the empty file in quarantine/, found %v", moved)
+	}
+	if _, err = os.Stat(kept); err != nil {
+		t.Fatalf("a database with tables was moved: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "interrupted.sqlite*")); len(left) != 0 {
+		t.Fatalf("files of the empty database left in place: %v", left)
+	}
+}
