@@ -12,7 +12,7 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
-from services.points import scheme
+from services.points import center_tally, scheme
 from services.points.expiry import ExpiryJob
 from services.points.ledger import Ledger, expires_at
 from services.points.scheme_store import SchemeLogIndexes, scheme_out, scheme_store_of
@@ -63,6 +63,7 @@ class PointsService(ExposesMetrics):
             self._credit(contracts.HoursApprovedSchema().load(payload))
 
     scheme_indexes = SchemeLogIndexes()
+    center_tally_indexes = center_tally.CenterTallyIndexes()
 
     @property
     def schemes(self):
@@ -80,6 +81,7 @@ class PointsService(ExposesMetrics):
             rule=scheme.rule_of(earned),
         )
         self.metrics.count("points_credited" if created else "duplicate_event_ignored")
+        center_tally.tally_credit(self.ledger, event, entry)  # the center report's points
         cap = decided.storage_cap_points
         if cap is not None and entry["total_after"] > cap and entry["delta"] > 0:
             # What this credit brought above the community's storage cap goes to its fund. The
@@ -146,6 +148,7 @@ class PointsService(ExposesMetrics):
         # The record's room under the daily cap is free for later approvals (again on a
         # redelivery, so a crash between the two is finished by it); past credits stay.
         self.schemes.release(record_id)
+        center_tally.tally_reversal(self.ledger, record_id)
 
     @contextlib.contextmanager
     def _parked_if_refused(self, event_type, payload):
@@ -198,6 +201,13 @@ class PointsService(ExposesMetrics):
         if any(done.values()):
             log.info("points expiry: %(warned)s volunteers warned, %(expired)s lots expired",
                      done)
+
+    @rpc
+    def center_points(self, query):
+        """The points of a center's records served in the given months (center_tally.py)."""
+        q = load(center_tally.CenterPointsQuery(), query)
+        return center_tally.center_tally_of(self.ledger).points_by_record(q["center_id"],
+                                                                          q["months"])
 
     @rpc
     def get_balance(self, account):

@@ -1,0 +1,167 @@
+"""Points earned per center and month of service, for the center's report.
+
+The volunteer service tallies a center's approved minutes (services/volunteer/reports.py); the
+points a record earned are decided here (scheme multipliers, the daily cap), so they are
+tallied here too, the same way: AppendLog ``center_points``, streams
+``<center>:<YYYY-MM>:<shard>`` (the activity's local month), one entry per record keyed
+``credit:<record>`` and, once revoked, ``reversal:<record>`` taking the same points back. A
+redelivered event therefore counts once, and a report walks only the streams of its months by
+``_id``, whatever the length of the history.
+
+The tally is the next step of the credit's chain (PointsService._credit), after the ledger's
+credit: a crash between the two leaves the event unacknowledged, and its redelivery replays the
+credit (same entry) and adds the tally. A reversal is placed in the stream of the credit's tally
+entry (the revocation event names no center nor month). Each side writes its own fact, then
+looks for the other's: the credit looks for the ledger's reversal after tallying itself, the
+reversal for the credit's tally after the ledger's reversal, so whichever comes second adds the
+reversal's tally (once, under its key).
+
+The points counted are what the record earned (``gross``): a credit that paid back a debt, or
+whose points went above the storage cap to the fund, still earned them.
+"""
+import datetime as dt
+import hashlib
+import weakref
+
+import eventlet
+from marshmallow import fields, validate
+from nameko.extensions import DependencyProvider
+
+from services.points import scheme
+from services.shared.appendlog import AppendLog
+from services.shared.config import db_name
+from services.shared.contracts import Contract, Id
+from services.shared.storage import connect
+
+SHARDS = 8  # a whole activity approved at once credits side by side: spread its records
+MAX_MONTHS = 60  # what one report may ask for (reports.MAX_MONTHS)
+WALK_CONCURRENCY = 16
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def month_of(starts_at):
+    """The activity's local month, as the report's months are (both Asia/Shanghai)."""
+    return scheme.local_date(starts_at).strftime("%Y-%m")
+
+
+def month_stream(center_id, month, record_id):
+    shard = int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
+    return f"{center_id}:{month}:{shard}"
+
+
+def month_streams(center_id, month):
+    return [f"{center_id}:{month}:{shard}" for shard in range(SHARDS)]
+
+
+def credit_key(record_id):
+    return f"credit:{record_id}"
+
+
+def reversal_key(record_id):
+    return f"reversal:{record_id}"
+
+
+def ledger_reversal_key(record_id):
+    return f"hours:{record_id}:reversal"  # PointsService._reverse's key on the ledger
+
+
+class CenterPointsQuery(Contract):
+    """RPC points.center_points: a center and the months of its report."""
+    center_id = Id(required=True)
+    months = fields.List(fields.String(validate=validate.Regexp(MONTH_PATTERN)),
+                         required=True, validate=validate.Length(min=1, max=MAX_MONTHS))
+
+
+class CenterPointsTally:
+    def __init__(self, db):
+        self.log = AppendLog(db, "center_points")
+
+    def ensure_indexes(self):
+        self.log.ensure_indexes()
+
+    def add_credit(self, event, credit):
+        """Tally what ``credit`` (the record's ledger entry) earned, once per record."""
+        record_id = event["record_id"]
+        starts_at = event["activity_starts_at"]
+        stream = month_stream(event["center_id"], month_of(starts_at), record_id)
+        entry, _ = self.log.append(
+            stream, credit.get("gross", credit["delta"]), key=credit_key(record_id), floor=None,
+            fields={"record_id": record_id, "volunteer_id": event["volunteer_id"],
+                    "category": event["category"], "activity_starts_at": starts_at})
+        return entry
+
+    def add_reversal(self, record_id):
+        """Take back the record's tallied points, once. Nothing when its credit is not tallied
+        yet: that credit's run looks for the reversal once it has tallied itself."""
+        credited = self.log.find_by_key(credit_key(record_id))
+        if credited is None:
+            return None
+        entry, _ = self.log.append(
+            credited["stream"], -credited["delta"], key=reversal_key(record_id), floor=None,
+            fields={name: credited[name] for name in
+                    ("record_id", "volunteer_id", "category", "activity_starts_at")})
+        return entry
+
+    def points_by_record(self, center_id, months):
+        """[{record_id, volunteer_id, category, activity_starts_at, points}] of the center's
+        records served in ``months`` whose points stand (a revoked record nets to nothing):
+        the streams of those months walked by ``_id``, side by side."""
+        streams = [stream for month in dict.fromkeys(months)
+                   for stream in month_streams(center_id, month)]
+        walked = eventlet.GreenPool(WALK_CONCURRENCY).imap(
+            lambda stream: self.log.entries_of(stream, newest_first=False), streams)
+        by_record = {}
+        for entry in (entry for entries in walked for entry in entries):
+            record = by_record.setdefault(entry["record_id"], {
+                "record_id": entry["record_id"], "volunteer_id": entry["volunteer_id"],
+                "category": entry["category"],
+                "activity_starts_at": _utc(entry["activity_starts_at"]).isoformat(),
+                "points": 0})
+            record["points"] += entry["delta"]
+        return [record for record in by_record.values() if record["points"]]
+
+
+def _utc(moment):
+    # The store hands datetimes back in UTC, naive unless its client is tz_aware.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+_tallies = weakref.WeakKeyDictionary()
+
+
+def center_tally_of(ledger):
+    """The tally on the ledger's database, one per ledger (like scheme_store_of)."""
+    tally = _tallies.get(ledger)
+    if tally is None:
+        tally = _tallies.setdefault(ledger, CenterPointsTally(ledger.accounts.entries.database))
+    return tally
+
+
+def tally_credit(ledger, event, credit):
+    """The credit's next step: its tally, then a reversal the ledger stored meanwhile."""
+    tally = center_tally_of(ledger)
+    tally.add_credit(event, credit)
+    if ledger.find(ledger_reversal_key(event["record_id"])) is not None:
+        tally.add_reversal(event["record_id"])
+
+
+def tally_reversal(ledger, record_id):
+    """The reversal's next step, after the ledger's reversal entry."""
+    center_tally_of(ledger).add_reversal(record_id)
+
+
+class CenterTallyIndexes(DependencyProvider):
+    """Creates the tally's unique keys when the points container starts (as SchemeLogIndexes
+    does for the scheme logs); workers reach the tally through center_tally_of(ledger)."""
+
+    def start(self):
+        client = connect(self.container.config["MONGO_URL"])
+        try:
+            CenterPointsTally(client[db_name(self.container.config, "points")]).ensure_indexes()
+        finally:
+            client.close()
+
+    def get_dependency(self, worker_ctx):
+        return None
