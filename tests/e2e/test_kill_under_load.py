@@ -1,150 +1,365 @@
-"""Redemptions under load while the rewards or the points service is killed (SIGKILL): once the
-supervisor has restarted it and recovery has run, every redemption is complete or fully
-returned, and stock and balances are exact. And 20 concurrent redemptions of an item with
-stock 5 leave exactly 5 redeemed."""
+"""Redemptions cut in the middle by a SIGKILL are finished by the recovery timers.
+
+Gift, booking and merchant-counter redemptions run under load; the points service is stopped
+(SIGSTOP) so rewards, having taken the stock (a slot, the day's quota), waits on its debit while
+more requests arrive. No client ever sends a request twice. Then one service is killed:
+
+- points (SIGKILL while stopped): the debits it held go back to the broker, past their deadline,
+  and are dropped (services/shared/rpc.py: a request expires at its caller's deadline);
+- rewards (SIGKILL while its workers wait on points), held down until the requests it held have
+  expired in the broker (the gateway answered them 503 at that same deadline), so nothing
+  redelivers them; then points is let go on (SIGCONT) and runs the debits it had already taken.
+
+Afterwards redemptions are seen pending with their stock held, and no request or client will
+run them again: only the timers (services/shared/inflight.py, a marker stalled after
+STALLED_AFTER) can finish them. Once they have, every redemption is complete or fully returned;
+stock, slots, quota, balances and what the merchant is owed are exact; `timebank verify-ledger`
+is clean. And 20 concurrent redemptions of an item with stock 5 leave exactly 5 redeemed.
+"""
+import collections
 import concurrent.futures
+import dataclasses
+import datetime
 import os
+import queue
 import signal
+import subprocess
 import threading
-import time
 import uuid
 
 import pytest
-import requests
 
-from tests.e2e.conftest import balance, earn, new_community
-from tests.e2e.test_supervision import pid_of
+from tests.e2e.conftest import ROOT, balance, earn, new_community, working_day_slot
+from tests.e2e.test_merchants import merchant_of, new_code, offer, redeem
+from tests.e2e.test_neighbour_services import book, sessions
+from tests.e2e.test_supervision import ctl, pid_of
 from tests.support import fresh_phone, wait_until
 
+B = "/api/v1"
 COST = 10
-FINAL = {201, 409, 422}  # confirmed, or refused for good (out of stock, points, abandoned)
+GIFT, SERVICE, OFFER = "gift", "service", "merchant_offer"
+PRICES = {GIFT: 10, SERVICE: 15, OFFER: 10}
+GIFT_STOCK, DAILY_QUOTA = 10, 3
+SLOTS = [f"2031-05-{day:02d}T09:00:00+08:00" for day in range(1, 9)]
+LIVE_CLIENTS = 4
+STOP_POINTS_AFTER = 5  # answers under load before the points service hangs
+DONE = {GIFT: "confirmed", SERVICE: "confirmed", OFFER: "completed"}
+# The recovery timers start on a marker 30 s old and tick every 10 s; the points and rewards
+# services restart within seconds.
+RECOVERY_WAIT = 120
 
 
 def volunteers(api, admin, count, minutes):
     """A community with a shelf keeper and ``count`` volunteers holding minutes/6 points."""
     community, center, staff, suffix = new_community(api, admin, name="幸福社区", code="xf")
-    people = []
-    for n in range(count):
-        username = f"kill{suffix}{n}"
-        volunteer = api.created("/api/v1/volunteers", {
-            "community_id": community["id"], "name": f"志愿者{n}", "phone": fresh_phone(),
-            "username": username, "password": "li-pass-123"}, staff)
-        person = {"community_id": community["id"], "center_id": center["id"], "staff": staff,
-                  "volunteer_id": volunteer["id"],
-                  "volunteer": api.login(username, "li-pass-123")}
-        earn(api, person, minutes)
-        people.append(person)
-    return staff, people
+    return staff, [person(api, community, center, staff, f"kill{suffix}{n}", minutes)
+                   for n in range(count)]
 
 
-def redeem_until_final(api, person, gift_id, deadline, answers, finished):
-    """One redemption, retried under its Idempotency-Key through the outage until it has a
-    final answer: what a phone app does."""
+def person(api, community, center, staff, username, minutes):
+    volunteer = api.created(f"{B}/volunteers", {
+        "community_id": community["id"], "name": "志愿者", "phone": fresh_phone(),
+        "username": username, "password": "li-pass-123"}, staff)
+    someone = {"community_id": community["id"], "center_id": center["id"], "staff": staff,
+               "volunteer_id": volunteer["id"],
+               "volunteer": api.login(username, "li-pass-123")}
+    if minutes:
+        earn(api, someone, minutes)
+    return someone
+
+
+@dataclasses.dataclass
+class Neighbourhood:
+    """One community's gift shelf, a neighbour's service with slots and a merchant's offer
+    with a daily quota, and the volunteers who redeem them."""
+    people: list
+    gift: dict
+    service: dict
+    merchant: dict
+    shop: str
+    offer: dict
+    prober: dict  # the provider, who redeems after the storm to read the day's quota left
+
+    @property
+    def community_id(self):
+        return self.people[0]["community_id"]
+
+
+def neighbourhood(api, admin):
+    community, center, staff, suffix = new_community(api, admin, name="和睦社区", code="hm")
+    # Some can pay for a few redemptions only: refused debits are given back under the kill too.
+    minutes = [180, 480, 180, 480, 480]  # the last offers a service, then probes the quota
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        everyone = list(pool.map(lambda n: person(api, community, center, staff,
+                                                  f"cut{suffix}{n}", 0), range(len(minutes))))
+    earn_together(api, staff, center["id"], everyone, minutes)
+    people, provider = everyone[:-1], everyone[-1]
+    gift = api.created(f"{B}/rewards", {"kind": GIFT, "title": "食用油 5L",
+                                        "cost_points": PRICES[GIFT], "stock": GIFT_STOCK}, staff)
+    service = api.created(f"{B}/rewards", {
+        "kind": SERVICE, "title": "上门理发", "cost_points": PRICES[SERVICE], "location": "5号楼",
+        "duration_minutes": 60, "slots": SLOTS}, provider["volunteer"], key=uuid.uuid4().hex)
+    merchant, shop = merchant_of(api, admin, people[0])
+    deal = offer(api, shop, cost=PRICES[OFFER], daily_quota=DAILY_QUOTA)
+    return Neighbourhood(people, gift, service, merchant, shop, deal, provider)
+
+
+def earn_together(api, staff, center_id, everyone, minutes):
+    """One activity's sheet for everyone, approved at once: minutes/6 points each."""
+    starts_at, ends_at = working_day_slot()
+    activity = api.created(f"{B}/activities", {
+        "center_id": center_id, "title": "社区议事协商", "category": "other",
+        "starts_at": starts_at, "ends_at": ends_at}, staff)
+    api.created(f"{B}/activities/{activity['id']}/hours", {"entries": [
+        {"volunteer_id": p["volunteer_id"], "minutes": m}
+        for p, m in zip(everyone, minutes) if m]}, staff)
+    approved = api.post(f"{B}/activities/{activity['id']}/approve", token=staff)
+    assert approved.status_code == 200, approved.text
+    for someone, m in zip(everyone, minutes):
+        wait_until(lambda: balance(api, someone)["balance"] == m // 6, timeout=30,
+                   message="points credited after approval")
+
+
+def storm(api, hood):
+    """(live, arriving): what clients send under load, and what arrives once points hangs.
+    Two neighbours ask for each of the first slots. The arriving ones (told apart by two gifts
+    at once, or a slot nobody else asks for) are in stock and affordable: they surely take it
+    and wait on their debit."""
+    people = hood.people
+    codes = [(p, new_code(api, p)["code"]) for p in people]  # codes come from points' scheme
+    live = []
+    for n, (someone, code) in enumerate(codes):
+        live += [(GIFT, someone, None), (SERVICE, people[(n + 1) % len(people)], SLOTS[n // 2]),
+                 (OFFER, someone, code)]
+    arriving = [(GIFT, people[1], 2), (SERVICE, people[3], SLOTS[6]),
+                (GIFT, people[3], 2), (SERVICE, people[1], SLOTS[7])]
+    return live, arriving
+
+
+def send(api, hood, item):
+    """One request, sent once: (item, status, body)."""
+    kind, someone, detail = item
     key = uuid.uuid4().hex
-    while time.monotonic() < deadline:
-        try:
-            response = api.post("/api/v1/redemptions", {
-                "reward_id": gift_id, "volunteer_id": person["volunteer_id"], "quantity": 1},
-                token=person["volunteer"], key=key)
-        except requests.RequestException:
-            time.sleep(0.5)  # the gateway itself is up; a dropped connection is retried
-            continue
-        answers.append(response.status_code)
-        if response.status_code in FINAL:
-            finished.append(response.status_code)
-            return response.status_code, response.json()
-        time.sleep(0.5)  # 503 while the service restarts: retry the same request
-    raise AssertionError("a redemption got no final answer through the outage")
+    if kind == GIFT:
+        response = api.post(f"{B}/redemptions", {
+            "reward_id": hood.gift["id"], "volunteer_id": someone["volunteer_id"],
+            "quantity": detail or 1}, token=someone["volunteer"], key=key)
+    elif kind == SERVICE:
+        response = book(api, someone, hood.service["id"], detail, key=key)
+    else:
+        response = redeem(api, hood.shop, detail, hood.offer["id"], key=key)
+    return item, response.status_code, response.json()
 
 
-def shelf_stock(api, person, gift_id):
-    items = api.get(f"/api/v1/rewards?community_id={person['community_id']}&kind=gift",
-                    token=person["volunteer"]).json()["items"]
-    return next(item["stock"] for item in items if item["id"] == gift_id)
-
-
-def statuses(api, person):
-    response = api.get(f"/api/v1/volunteers/{person['volunteer_id']}/redemptions?limit=100",
-                       token=person["volunteer"])
+def redemptions_of(api, someone):
+    response = api.get(f"{B}/volunteers/{someone['volunteer_id']}/redemptions?limit=100",
+                       token=someone["volunteer"])
     assert response.status_code == 200, response.text
-    return [r["status"] for r in response.json()["items"]]
+    return response.json()["items"]
 
 
-@pytest.mark.parametrize("victim", ["rewards", "points"])
-def test_redemptions_survive_a_killed_service(api, admin, victim):
-    stock = 40
-    staff, people = volunteers(api, admin, 8, 480)  # 80 points each: 8 redemptions of 10
-    gift = api.created("/api/v1/rewards", {"kind": "gift", "title": "食用油 5L",
-                                           "cost_points": COST, "stock": stock}, staff)
-    before = {p["volunteer_id"]: balance(api, p)["balance"] for p in people}
+def all_redemptions(api, hood):
+    return [r for someone in hood.people for r in redemptions_of(api, someone)]
 
-    answers, finished = [], []
-    deadline = time.monotonic() + 150
-    attempts = [person for person in people for _ in range(10)]  # 80 asked, 40 in stock
-    killed, finished_at_kill = threading.Event(), []
 
-    def kill_when_busy():
-        wait_until(lambda: len(answers) >= 3, timeout=60, interval=0.005,
-                   message="redemptions under way")
-        victim_pid = pid_of(f"services:{victim}")
-        os.kill(victim_pid, signal.SIGKILL)
-        killed.set()
-        finished_at_kill.append(len(finished))
-        wait_until(lambda: pid_of(f"services:{victim}") not in (None, victim_pid), timeout=60,
-                   message=f"{victim} restarted by the supervisor")
+def count_by_kind(redemptions, status=None):
+    return collections.Counter(r["reward_kind"] for r in redemptions
+                               if status is None or r["status"] == status)
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
-        killer = pool.submit(kill_when_busy)
-        outcomes = list(pool.map(
-            lambda person: redeem_until_final(api, person, gift["id"], deadline, answers,
-                                              finished),
-            attempts))
-        killer.result()
-    # The kill happened under load: most redemptions were still to be answered.
-    assert killed.is_set() and finished_at_kill[0] < len(attempts) // 2, finished_at_kill
 
-    confirmed = [body for status, body in outcomes if status == 201]
-    assert all(body["status"] == "confirmed" for body in confirmed)
-    assert 0 < len(confirmed) <= stock
+def completed(redemptions):
+    return [r for r in redemptions if r["status"] == DONE[r["reward_kind"]]]
 
-    def settled():
-        """Every redemption complete or fully returned: none left pending, stock taken is
-        what was confirmed, and the points spent are exactly the confirmed ones'."""
-        if any(s == "pending" for p in people for s in statuses(api, p)):
-            return False
-        spent = sum(before[p["volunteer_id"]] - balance(api, p)["balance"] for p in people)
-        taken = stock - shelf_stock(api, people[0], gift["id"])
-        return spent == taken * COST == len(confirmed) * COST or (spent, taken, len(confirmed))
-    outcome = wait_until(settled, timeout=120, interval=1,
-                         message="stock and points agree with the confirmed redemptions")
-    assert outcome is True, outcome
-    for person in people:
-        mine = statuses(api, person)
-        assert mine.count("confirmed") == (before[person["volunteer_id"]]
-                                           - balance(api, person)["balance"]) // COST
-        assert balance(api, person)["balance"] >= 0
+
+def instants(slots):
+    """Slots as instants: a booking shows its slot in UTC, the service as it was offered."""
+    return {datetime.datetime.fromisoformat(slot) for slot in slots}
+
+
+def arrived_pending(redemptions):
+    """The redemptions that arrived once points hung, still pending."""
+    their_slots = instants(SLOTS[6:])
+
+    def arrived(r):
+        if r["reward_kind"] == GIFT:
+            return r["quantity"] == 2
+        return r["reward_kind"] == SERVICE and instants([r["slot"]]) <= their_slots
+    return [r for r in redemptions if r["status"] == "pending" and arrived(r)]
+
+
+def gifts_taken(redemptions):
+    return sum(r["quantity"] for r in redemptions if r["reward_kind"] == GIFT)
+
+
+def gift_stock(api, hood):
+    items = api.get(f"{B}/rewards?community_id={hood.community_id}&kind=gift",
+                    token=hood.people[0]["volunteer"]).json()["items"]
+    return next(item["stock"] for item in items if item["id"] == hood.gift["id"])
+
+
+def booked_slots(api, hood):
+    free = sessions(api, hood.people[0]["volunteer"], hood.service["id"], hood.community_id)
+    return instants(slot for slot, is_free in free.items() if not is_free)
+
+
+def answers_again(api, hood):
+    """Both services answer: points (a balance) and rewards (the catalog)."""
+    try:
+        return (api.get(f"{B}/volunteers/{hood.prober['volunteer_id']}/balance",
+                        token=hood.prober["volunteer"]).status_code == 200
+                and api.get(f"{B}/rewards?kind=gift",
+                            token=hood.prober["volunteer"]).status_code == 200)
+    except OSError:
+        return False
+
+
+def kill_points(points_pid):
+    """SIGKILL the stopped points service: what it held goes back to the broker, expired."""
+    os.kill(points_pid, signal.SIGKILL)
+    wait_until(lambda: pid_of("services:points") not in (None, points_pid), timeout=60,
+               message="points restarted by the supervisor")
+
+
+def kill_rewards(points_pid, clients_done):
+    """SIGKILL rewards while its workers wait on points; keep it down until every client has
+    its answer (the gateway's deadline, which is also when the requests expire in the broker),
+    so no request is redelivered; then points goes on and rewards comes back."""
+    os.kill(pid_of("services:rewards"), signal.SIGKILL)
+    ctl("stop", "services:rewards")
+    wait_until(lambda: pid_of("services:rewards") is None, timeout=30,
+               message="rewards held down")
+    clients_done()
+    os.kill(points_pid, signal.SIGCONT)
+    ctl("start", "services:rewards")
+
+
+def verify_ledger():
+    return subprocess.run([str(ROOT / ".venv" / "bin" / "timebank"), "verify-ledger"],
+                          capture_output=True, text=True, timeout=300)
+
+
+def quota_left(api, hood):
+    """Redeem at the counter until the day's quota refuses: how many it still let through."""
+    for n in range(DAILY_QUOTA + 1):
+        status, body = send(api, hood, (OFFER, hood.prober, new_code(api, hood.prober)["code"]))[1:]
+        if status == 409 and body["error"]["code"] == "daily_quota_reached":
+            return n
+        assert status == 201, body
+    raise AssertionError("the daily quota let more through than it holds")
+
+
+@pytest.mark.parametrize("victim", ["points", "rewards"])
+def test_sagas_cut_by_a_kill_are_finished_by_recovery(api, admin, victim):
+    hood = neighbourhood(api, admin)
+    earned = {p["volunteer_id"]: balance(api, p)["balance"] for p in hood.people}
+    live, arriving = storm(api, hood)
+    work, answers = queue.Queue(), []
+    for item in live:
+        work.put(item)
+    points_pid = pid_of("services:points")
+    points_stopped = threading.Event()
+
+    def client():
+        while not points_stopped.is_set():
+            try:
+                item = work.get_nowait()
+            except queue.Empty:
+                return
+            answers.append(send(api, hood, item))
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(LIVE_CLIENTS + len(arriving)) as pool:
+            clients = [pool.submit(client) for _ in range(LIVE_CLIENTS)]
+            wait_until(lambda: len(answers) >= STOP_POINTS_AFTER, timeout=60, interval=0.01,
+                       message="redemptions under way")
+            os.kill(points_pid, signal.SIGSTOP)
+            points_stopped.set()  # the clients send nothing more, the arriving ones below
+            clients += [pool.submit(lambda item=item: answers.append(send(api, hood, item)))
+                        for item in arriving]
+            # Rewards has stored them and taken their stock; their debits hang.
+            wait_until(lambda: len(arrived_pending(all_redemptions(api, hood))) == 4,
+                       timeout=30, interval=0.2,
+                       message="arriving redemptions waiting on their debit")
+
+            def clients_done():
+                for future in clients:
+                    future.result()
+            if victim == "points":
+                clients_done()
+                kill_points(points_pid)
+            else:
+                kill_rewards(points_pid, clients_done)
+        wait_until(lambda: answers_again(api, hood), timeout=60, message="services back")
+
+        # No client will send anything again: what is pending now only recovery finishes.
+        now = all_redemptions(api, hood)
+        pending = count_by_kind(now, "pending")
+        print(f"{victim} killed: answers {collections.Counter(s for _, s, _ in answers)}, "
+              f"pending {dict(pending)} of {dict(count_by_kind(now))}")
+        assert len(arrived_pending(now)) == 4, pending
+        held = GIFT_STOCK - gift_stock(api, hood) - gifts_taken(completed(now))
+        assert held >= 4, "the pending gifts hold their stock"
+        assert instants(SLOTS[6:]) <= booked_slots(api, hood), "and the slots theirs"
+    finally:
+        if pid_of("services:points") == points_pid:
+            os.kill(points_pid, signal.SIGCONT)
+        ctl("start", "services:rewards")
+        wait_until(lambda: answers_again(api, hood), timeout=90, message="services back")
+
+    settled = wait_until(lambda: (lambda rs: not count_by_kind(rs, "pending") and rs)(
+        all_redemptions(api, hood)), timeout=RECOVERY_WAIT, interval=1,
+        message="every pending redemption finished by recovery")
+    check_exact(api, hood, answers, settled, earned)
+    ledger = verify_ledger()
+    assert ledger.returncode == 0, ledger.stderr
+
+
+def check_exact(api, hood, answers, redemptions, earned):
+    """Every redemption complete or fully returned, and stock, slots, points, what the
+    merchant is owed and the day's quota agree with the completed ones."""
+    assert {r["status"] for r in redemptions} <= {"confirmed", "completed", "failed"}
+    done = completed(redemptions)
+    by_id = {r["id"]: r for r in redemptions}
+    for (kind, _, _), status, body in answers:  # an answer given is the outcome kept
+        if status == 201:
+            assert by_id[body["id"]]["status"] == DONE[kind]
+        else:
+            assert status in (409, 503), body
+    made = count_by_kind(done)
+    assert gift_stock(api, hood) == GIFT_STOCK - gifts_taken(done) >= 0
+    slots = [r["slot"] for r in done if r["reward_kind"] == SERVICE]
+    assert len(set(slots)) == len(slots) and booked_slots(api, hood) == instants(slots)
+    for someone in hood.people:
+        spent = sum(r["points"] for r in done if r["volunteer_id"] == someone["volunteer_id"])
+        assert balance(api, someone)["balance"] == earned[someone["volunteer_id"]] - spent
+    statement = api.get(f"{B}/merchants/{hood.merchant['id']}/statement", token=hood.shop)
+    assert statement.status_code == 200, statement.text
+    assert statement.json()["total_owed"] == made[OFFER] * PRICES[OFFER]
+    assert quota_left(api, hood) == DAILY_QUOTA - made[OFFER]
 
 
 def test_twenty_concurrent_redemptions_of_five_in_stock_redeem_exactly_five(api, admin):
     staff, people = volunteers(api, admin, 4, 300)  # 50 points each: more than enough
-    gift = api.created("/api/v1/rewards", {"kind": "gift", "title": "大米 5kg",
-                                           "cost_points": COST, "stock": 5}, staff)
-    attempts = [person for person in people for _ in range(5)]
+    gift = api.created(f"{B}/rewards", {"kind": GIFT, "title": "大米 5kg",
+                                        "cost_points": COST, "stock": 5}, staff)
+    attempts = [someone for someone in people for _ in range(5)]
     barrier = threading.Barrier(len(attempts))
 
-    def redeem(person):
+    def redeem_one(someone):
         barrier.wait(timeout=30)  # all twenty leave together
-        response = api.post("/api/v1/redemptions", {
-            "reward_id": gift["id"], "volunteer_id": person["volunteer_id"], "quantity": 1},
-            token=person["volunteer"], key=uuid.uuid4().hex)
+        response = api.post(f"{B}/redemptions", {
+            "reward_id": gift["id"], "volunteer_id": someone["volunteer_id"], "quantity": 1},
+            token=someone["volunteer"], key=uuid.uuid4().hex)
         return response.status_code, response.json()
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=len(attempts)) as pool:
-        results = list(pool.map(redeem, attempts))
+        results = list(pool.map(redeem_one, attempts))
     codes = sorted(status for status, _ in results)
     assert codes == [201] * 5 + [409] * 15, results
     assert {body["error"]["code"] for status, body in results if status == 409} == \
         {"out_of_stock"}
-    assert shelf_stock(api, people[0], gift["id"]) == 0
-    spent = sum(50 - balance(api, person)["balance"] for person in people)
+    items = api.get(f"{B}/rewards?community_id={people[0]['community_id']}&kind=gift",
+                    token=people[0]["volunteer"]).json()["items"]
+    assert next(item["stock"] for item in items if item["id"] == gift["id"]) == 0
+    spent = sum(50 - balance(api, someone)["balance"] for someone in people)
     assert spent == 5 * COST
