@@ -6,16 +6,13 @@
 """
 import base64
 
-from werkzeug.wrappers import Response
-
+from services.gateway.downloads import CSV_TYPE, NO_STORE, private_attachment
 from services.shared import contracts
 from services.shared.contracts import load
 from services.shared.web import http, json_response
-from services.volunteer.reports import report_csv
+from services.volunteer.reports import report_csv, report_months, with_points
 
 API = "/api/v1"
-# Personal data: no cache on the way keeps a copy.
-NO_STORE = {"Cache-Control": "no-store"}
 
 
 class HandoutRoutes:
@@ -24,12 +21,9 @@ class HandoutRoutes:
     def get_certificate(self, request, volunteer_id):
         actor = self.tokens.actor(request)
         issued = self.volunteer.issue_certificate(actor, volunteer_id)
-        return Response(base64.b64decode(issued["pdf"]), status=200,
-                        content_type="application/pdf", headers=dict(
-                            NO_STORE, **{
-                                "Content-Disposition":
-                                    f'attachment; filename="certificate-{volunteer_id}.pdf"',
-                                "X-Certificate-Code": issued["code"]}))
+        return private_attachment(base64.b64decode(issued["pdf"]), "application/pdf",
+                                  f"certificate-{volunteer_id}.pdf",
+                                  {"X-Certificate-Code": issued["code"]})
 
     @http("GET", f"{API}/certificates/<string:code>")
     def check_certificate(self, request, code):
@@ -41,10 +35,10 @@ class HandoutRoutes:
         args = load(contracts.ReportArgs(), request.args.to_dict())
         report = self.volunteer.center_report(actor, center_id, {
             key: value for key, value in request.args.items() if key in ("from", "to")})
+        # The volunteer service checked who may see it; the points are the points service's.
+        report = with_points(report, self.points.center_points({
+            "center_id": report["center_id"], "months": report_months(report)}))
         if args["format"] == "csv":
             filename = f"report-{report['center_id']}-{report['from']}-{report['to']}.csv"
-            return Response(report_csv(report).encode("utf-8"), status=200,
-                            content_type="text/csv; charset=utf-8",
-                            headers=dict(NO_STORE, **{
-                                "Content-Disposition": f'attachment; filename="{filename}"'}))
+            return private_attachment(report_csv(report).encode("utf-8"), CSV_TYPE, filename)
         return json_response(200, report, headers=NO_STORE)

@@ -12,7 +12,7 @@ from urllib.parse import quote, urlencode
 
 from werkzeug.wrappers import Response
 
-from services.gateway.inputs import read_json
+from services.gateway.downloads import CSV_TYPE, NO_STORE, private_attachment
 from services.gateway.sign_in_routes import IMAGE_TYPES, qr_image
 from services.rewards.merchants import statement_csv
 from services.shared import contracts
@@ -21,7 +21,6 @@ from services.shared.web import http, json_response
 
 API = "/api/v1"
 CODES = f"{API}/volunteers/<string:volunteer_id>/redeem-codes"
-NO_STORE = {"Cache-Control": "no-store"}  # a live code or a merchant's accounts: keep no copy
 
 
 def redeem_qr_content(code):
@@ -40,9 +39,7 @@ class MerchantRoutes:
 
     @http("POST", CODES)
     def issue_redeem_code(self, request, volunteer_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request)
-        return self._create(request, actor, body, lambda key: self._redeem_code_answer(
+        return self._post(request, lambda actor, body, key: self._redeem_code_answer(
             self.rewards.issue_redeem_code(actor, volunteer_id, key)))
 
     @http("GET", f"{CODES}/<string:code>.<any(svg, png):kind>")
@@ -54,10 +51,8 @@ class MerchantRoutes:
 
     @http("POST", f"{API}/merchant/redemptions")
     def redeem_at_merchant(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.MerchantRedemptionIn())
-        return self._create(request, actor, body,
-                            lambda key: self.rewards.redeem_at_merchant(actor, body, key))
+        return self._post(request, self.rewards.redeem_at_merchant,
+                          contracts.MerchantRedemptionIn())
 
     @http("GET", f"{API}/merchants/<string:merchant_id>/statement")
     def merchant_statement(self, request, merchant_id):
@@ -68,8 +63,6 @@ class MerchantRoutes:
             key: value for key, value in args.items() if key in ("from", "to", "format")})
         if query["format"] == "csv":
             filename = f"statement-{merchant_id}-{statement['from']}-{statement['to']}.csv"
-            return Response(statement_csv(statement).encode("utf-8"), status=200,
-                            content_type="text/csv; charset=utf-8", headers=dict(
-                                NO_STORE, **{"Content-Disposition":
-                                             f'attachment; filename="{filename}"'}))
+            return private_attachment(statement_csv(statement).encode("utf-8"), CSV_TYPE,
+                                      filename)
         return json_response(200, statement, headers=NO_STORE)

@@ -119,6 +119,13 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
         # the claim in place; storing the outcome can fail too (the store dropped): the same.
         return outcome_response(self.idempotency.complete(claim, status, result))
 
+    def _post(self, request, call, schema=None, status=201, token_required=True):
+        """A POST that acts once per Idempotency-Key: the token first (401 before 400), the
+        body checked against ``schema``, then ``call(actor, body, request_key)``, the RPC."""
+        actor = self.tokens.actor(request, required=token_required)
+        body = read_json(request, schema)
+        return self._create(request, actor, body, lambda key: call(actor, body, key), status)
+
     def _authorize_volunteer(self, actor, volunteer_id):
         """404 unless the actor may see this volunteer (self, staff of its community, admin)."""
         if actor["role"] == "volunteer" and actor["subject_id"] == volunteer_id:
@@ -202,31 +209,19 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/communities")
     def create_community(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.CommunityIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.create_community(actor, body, key))
+        return self._post(request, self.volunteer.create_community, contracts.CommunityIn())
 
     @http("POST", f"{API}/centers")
     def create_center(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.CenterIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.create_center(actor, body, key))
+        return self._post(request, self.volunteer.create_center, contracts.CenterIn())
 
     @http("POST", f"{API}/users")
     def create_user(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.UserIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.create_user(actor, body, key))
+        return self._post(request, self.volunteer.create_user, contracts.UserIn())
 
     @http("POST", f"{API}/merchants")
     def create_merchant(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.MerchantIn())
-        return self._create(request, actor, body,
-                            lambda key: self.rewards.create_merchant(actor, body, key))
+        return self._post(request, self.rewards.create_merchant, contracts.MerchantIn())
 
     # --- the points scheme (owned by the points service, which knows who may see it) --------
 
@@ -237,21 +232,16 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/communities/<string:community_id>/scheme")
     def publish_scheme(self, request, community_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.SchemeIn())
-        return self._create(request, actor, body,
-                            lambda key: self.points.publish_scheme(actor, community_id, body,
-                                                                   key))
+        return self._post(request, lambda actor, body, key: self.points.publish_scheme(
+            actor, community_id, body, key), contracts.SchemeIn())
 
     # --- volunteers --------------------------------------------------------------------------
 
     @http("POST", f"{API}/volunteers")
     def register_volunteer(self, request):
-        actor = self.tokens.actor(request, required=False)  # no token: self-registration
-        body = read_json(request, contracts.VolunteerIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.register_volunteer(
-                                actor, body, key, request.remote_addr))
+        return self._post(request, lambda actor, body, key: self.volunteer.register_volunteer(
+            actor, body, key, request.remote_addr), contracts.VolunteerIn(),
+            token_required=False)  # no token: self-registration
 
     @http("GET", f"{API}/volunteers")
     def search_volunteers(self, request):
@@ -297,10 +287,7 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/activities")
     def create_activity(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.ActivityIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.create_activity(actor, body, key))
+        return self._post(request, self.volunteer.create_activity, contracts.ActivityIn())
 
     @http("GET", f"{API}/activities")
     def list_activities(self, request):
@@ -318,18 +305,13 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/activities/<string:activity_id>/approve")
     def approve_activity(self, request, activity_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request)
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.approve_activity(actor, activity_id),
-                            200)
+        return self._post(request, lambda actor, body, key: self.volunteer.approve_activity(
+            actor, activity_id), status=200)
 
     @http("POST", f"{API}/activities/<string:activity_id>/hours")
     def log_hours(self, request, activity_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.HoursSheetIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.log_hours(actor, activity_id, body, key))
+        return self._post(request, lambda actor, body, key: self.volunteer.log_hours(
+            actor, activity_id, body, key), contracts.HoursSheetIn())
 
     @http("GET", f"{API}/hours/<string:record_id>")
     def get_hours(self, request, record_id):
@@ -338,24 +320,18 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/hours/<string:record_id>/approve")
     def approve_hours(self, request, record_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request)
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.approve_hours(actor, record_id), 200)
+        return self._post(request, lambda actor, body, key: self.volunteer.approve_hours(
+            actor, record_id), status=200)
 
     @http("POST", f"{API}/hours/<string:record_id>/reject")
     def reject_hours(self, request, record_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.ReasonIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.reject_hours(actor, record_id, body), 200)
+        return self._post(request, lambda actor, body, key: self.volunteer.reject_hours(
+            actor, record_id, body), contracts.ReasonIn(), 200)
 
     @http("POST", f"{API}/hours/<string:record_id>/revoke")
     def revoke_hours(self, request, record_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.ReasonIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.revoke_hours(actor, record_id, body), 200)
+        return self._post(request, lambda actor, body, key: self.volunteer.revoke_hours(
+            actor, record_id, body), contracts.ReasonIn(), 200)
 
     # --- rewards -----------------------------------------------------------------------------
 
@@ -368,31 +344,21 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/rewards")
     def create_reward(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.RewardIn())
-        return self._create(request, actor, body,
-                            lambda key: self.rewards.create_reward(actor, body, key))
+        return self._post(request, self.rewards.create_reward, contracts.RewardIn())
 
     @http("POST", f"{API}/redemptions")
     def redeem(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.RedemptionIn())
-        return self._create(request, actor, body,
-                            lambda key: self.rewards.redeem(actor, body, key))
+        return self._post(request, self.rewards.redeem, contracts.RedemptionIn())
 
     @http("POST", f"{API}/redemptions/<string:redemption_id>/fulfill")
     def fulfill_redemption(self, request, redemption_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request)
-        return self._create(request, actor, body, lambda key: self.rewards.fulfill_redemption(
-            actor, redemption_id), 200)
+        return self._post(request, lambda actor, body, key: self.rewards.fulfill_redemption(
+            actor, redemption_id), status=200)
 
     @http("POST", f"{API}/redemptions/<string:redemption_id>/cancel")
     def cancel_redemption(self, request, redemption_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request)
-        return self._create(request, actor, body, lambda key: self.rewards.cancel_redemption(
-            actor, redemption_id), 200)
+        return self._post(request, lambda actor, body, key: self.rewards.cancel_redemption(
+            actor, redemption_id), status=200)
 
     @http("GET", f"{API}/volunteers/<string:volunteer_id>/redemptions")
     def volunteer_redemptions(self, request, volunteer_id):
@@ -405,24 +371,17 @@ class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics
 
     @http("POST", f"{API}/transfers")
     def transfer(self, request):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.TransferIn())
-        return self._create(request, actor, body,
-                            lambda key: self.points.transfer(actor, body, key))
+        return self._post(request, self.points.transfer, contracts.TransferIn())
 
     @http("POST", f"{API}/communities/<string:community_id>/fund/donations")
     def donate(self, request, community_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.DonationIn())
-        return self._create(request, actor, body,
-                            lambda key: self.points.donate(actor, community_id, body, key))
+        return self._post(request, lambda actor, body, key: self.points.donate(
+            actor, community_id, body, key), contracts.DonationIn())
 
     @http("POST", f"{API}/communities/<string:community_id>/fund/grants")
     def grant(self, request, community_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.GrantIn())
-        return self._create(request, actor, body,
-                            lambda key: self.points.grant(actor, community_id, body, key))
+        return self._post(request, lambda actor, body, key: self.points.grant(
+            actor, community_id, body, key), contracts.GrantIn())
 
     @http("GET", f"{API}/communities/<string:community_id>/fund")
     def get_fund(self, request, community_id):

@@ -71,24 +71,18 @@ class SignInRoutes:
 
     @http("POST", f"{ACTIVITY}/sign-in-code/rotate")
     def rotate_sign_in_code(self, request, activity_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request)
-        return self._create(request, actor, body, lambda key: self._code_answer(
-            activity_id, self.volunteer.rotate_sign_in_code(actor, activity_id, key)), 200)
+        return self._post(request, lambda actor, body, key: self._code_answer(
+            activity_id, self.volunteer.rotate_sign_in_code(actor, activity_id, key)), status=200)
 
     @http("POST", f"{ACTIVITY}/check-in")
     def check_in(self, request, activity_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.SignInCodeIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.check_in(actor, activity_id, body, key))
+        return self._post(request, lambda actor, body, key: self.volunteer.check_in(
+            actor, activity_id, body, key), contracts.SignInCodeIn())
 
     @http("POST", f"{ACTIVITY}/check-out")
     def check_out(self, request, activity_id):
-        actor = self.tokens.actor(request)
-        body = read_json(request, contracts.SignInCodeIn())
-        return self._create(request, actor, body,
-                            lambda key: self.volunteer.check_out(actor, activity_id, body, key))
+        return self._post(request, lambda actor, body, key: self.volunteer.check_out(
+            actor, activity_id, body, key), contracts.SignInCodeIn())
 
     @http("POST", f"{ACTIVITY}/hours/import")
     def import_hours(self, request, activity_id):
