@@ -1,5 +1,6 @@
 """The API as an OpenAPI 3 document, built from the same contracts the gateway validates with."""
 import functools
+import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -44,9 +45,11 @@ ROUTES = [
     ("get", "/certificates/{code}", "Check a certificate's code (anyone): {valid, "
      "volunteer_name, approved_minutes, star_level, issued_at, issued_by}; 404 for a code "
      "never issued; valid is false once hours on it were revoked", None, 200, True),
-    ("get", "/centers/{center_id}/report", "Approved minutes of a center by month (of "
-     "service), category and volunteer; from and to are local dates, both included (default: "
-     "the year to date); format=csv: UTF-8 with BOM for Excel (staff of the center, admin)",
+    ("get", "/centers/{center_id}/report", "Approved minutes and points of a center by month "
+     "(of service), category and volunteer (points: what the records earned, net of "
+     "revocations; they follow an approval within moments); from and to are local dates, both "
+     "included (default: the year to date); format=csv: UTF-8 with BOM for Excel (staff of the "
+     "center, admin)",
      None, 200, False),
     ("post", "/activities", "Publish an activity (center staff)", contracts.ActivityIn,
      201, False),
@@ -132,6 +135,58 @@ QUERY = {
     "/centers/{center_id}/report": [("from", "string"), ("to", "string"), ("format", "string")],
 }
 
+
+def _answer(**fields):
+    """A JSON object answer with these fields, each present and of this JSON type (api.md)."""
+    return {"type": "object", "required": list(fields),
+            "properties": {name: {"type": kind} for name, kind in fields.items()}}
+
+
+def _json(schema):
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+CREATED = _answer(id="string")
+PAGE_ANSWER = {"type": "object", "required": ["items", "next_cursor"], "properties": {
+    "items": {"type": "array", "items": {"type": "object"}},
+    "next_cursor": {"type": "string", "nullable": True}}}
+TOKEN = _answer(access_token="string", role="string", subject_id="string",
+                expires_at="string")
+QR_IMAGE = {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+# The success answers api.md gives a shape to; any other answers a JSON object.
+SHAPES = {
+    ("post", "/auth/token"): TOKEN,
+    ("post", "/auth/password"): TOKEN,
+    **{("post", path): CREATED for path in (
+        "/communities", "/centers", "/merchants", "/volunteers", "/activities", "/rewards")},
+    ("get", "/volunteers/{volunteer_id}"): _answer(
+        id="string", name="string", community_id="string", approved_minutes="integer",
+        star_level="integer"),
+    ("get", "/volunteers/{volunteer_id}/balance"): _answer(
+        volunteer_id="string", balance="integer", reserved="integer", available="integer",
+        expiring="array"),
+    ("get", "/certificates/{code}"): _answer(
+        valid="boolean", volunteer_name="string", approved_minutes="integer",
+        star_level="integer", issued_at="string", issued_by="string"),
+    ("post", "/activities/{activity_id}/hours"): _answer(records="array"),
+    ("post", "/activities/{activity_id}/approve"): _answer(approved="integer"),
+    ("post", "/hours/{record_id}/approve"): _answer(id="string", status="string"),
+    ("post", "/hours/{record_id}/reject"): _answer(id="string", status="string"),
+    ("post", "/redemptions"): _answer(id="string", status="string", points="integer"),
+    ("post", "/merchant/redemptions"): _answer(id="string", status="string",
+                                                points="integer"),
+    ("post", "/volunteers/{volunteer_id}/redeem-codes"): _answer(code="string",
+                                                                 expires_at="string"),
+    ("get", "/communities/{community_id}/scheme"): _answer(current="object",
+                                                           versions="array"),
+    ("post", "/communities/{community_id}/scheme"): _answer(version="integer"),
+    **{("get", path): PAGE_ANSWER for path in (
+        "/volunteers", "/activities", "/activities/{activity_id}/hours", "/rewards",
+        "/volunteers/{volunteer_id}/redemptions")},
+    ("get", "/communities/{community_id}/fund"): _answer(balance="integer", items="array"),
+}
+
+
 # Success answers described field by field, for clients that parse them.
 ANSWERS = {
     ("get", "/volunteers/{volunteer_id}/statement"): {"content": {
@@ -144,6 +199,11 @@ ANSWERS = {
     ("get", "/centers/{center_id}/report"): {"content": {
         "application/json": {"schema": {"type": "object"}},
         "text/csv": {"schema": {"type": "string"}}}},
+    ("get", "/merchants/{merchant_id}/statement"): {"content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/csv": {"schema": {"type": "string"}}}},
+    ("get", "/activities/{activity_id}/sign-in-code.svg"): QR_IMAGE,
+    ("get", "/volunteers/{volunteer_id}/redeem-codes/{code}.svg"): QR_IMAGE,
 }
 
 ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed",
@@ -210,8 +270,8 @@ def openapi_document():
     for method, path, summary, body, status, public in ROUTES:
         operation = {
             "summary": summary,
-            "responses": {str(status): {"description": "success",
-                                        **ANSWERS.get((method, path), {})}, **{
+            "responses": {str(status): {"description": "success", **ANSWERS.get(
+                (method, path), _json(SHAPES.get((method, path), {"type": "object"})))}, **{
                 code: {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
                 for code, text in dict(ERRORS, **ERROR_NOTES.get((method, path), {})).items()}},
@@ -232,11 +292,13 @@ def openapi_document():
         spec.path(path=API + path, operations={method: operation})
     for path in ("/healthz", "/readyz"):
         spec.path(path=path, operations={"get": {"summary": "health check", "responses": {
-            "200": {"description": "healthy"}, "503": {"description": "not ready"}}}})
+            "200": {"description": "healthy", **_json({"type": "object"})},
+            "503": {"description": "not ready", **_json({"type": "object"})}}}})
     spec.path(path=f"{API}/openapi.json", operations={"get": {
-        "summary": "this document", "responses": {"200": {"description": "OpenAPI 3"}}}})
+        "summary": "this document", "responses": {"200": {"description": "OpenAPI 3",
+                                                           **_json({"type": "object"})}}}})
     return spec.to_dict()
 
 
 def _path_params(path):
-    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return re.findall(r"\{(\w+)\}", path)  # "{code}.svg" names the parameter code
