@@ -16,9 +16,6 @@ from services.shared.ids import derived_id
 from services.volunteer import domain
 from services.volunteer.sheets_import import normalize_phone
 
-LIVE = (domain.PENDING, domain.APPROVED)
-
-
 def line_fields(problems):
     """InvalidInput fields naming each bad line, the way the CLI prints them."""
     return {f"line {line}": [reason] for line, reason in sorted(problems.items())}
@@ -70,7 +67,10 @@ class HoursImportEntrypoints:
             # run twice at once) meet the same records instead of clashing with them.
             key = derived_id("imp", activity["_id"],
                              *sorted(f"{e['volunteer_id']}:{e['minutes']}" for e in new))
-            self._log_entries(actor, activity, new, key)
+            # The rows' volunteers were found in the activity's community just now: logging
+            # them does not look them up again.
+            self._log_entries(actor, activity, new, key, community_of={
+                entry["volunteer_id"]: activity["community_id"] for entry in new})
         self.metrics.count("hours_imported", len(new))
         return dict(answer, added=len(new))
 
@@ -119,10 +119,19 @@ class HoursImportEntrypoints:
                     {"_id": domain.record_id(activity_id, volunteer_id, generation)})
                 if record is None:
                     return None
-                status = self.store.status_of(record["_id"])[0]
-                if status in LIVE:
+                if self._is_live(record["_id"]):
                     return record
                 generation += 1
 
         found = self.store._each(live_record, list(volunteer_ids))
         return {record["volunteer_id"]: record for record in found if record}
+
+    def _is_live(self, record_id):
+        """Pending or approved (store.status_of's answer), asking the step-1 decision first: a
+        pending record, the common case, costs one lookup instead of two. A step-2 decision
+        (revoked) only ever follows a step-1 approval."""
+        first = self.store.decisions.find_one({"_id": f"{record_id}:1"})
+        if first is None:
+            return True
+        return first["status"] == domain.APPROVED and \
+            self.store.decisions.find_one({"_id": f"{record_id}:2"}) is None

@@ -24,7 +24,7 @@ from services.shared.outbox import Outbox
 from services.shared.rpc import TimedRpcProxy
 from services.shared.storage import MongoStore
 from services.shared.clock import now
-from services.volunteer import domain, hours, schemas, throttle
+from services.volunteer import domain, followups, hours, schemas, throttle
 from services.volunteer.indexes import insert_each
 from services.volunteer.backfill import BackfillEntrypoints
 from services.volunteer.handouts import Handouts
@@ -349,12 +349,13 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         entries = load(contracts.HoursSheetIn(), body)["entries"]
         return self._log_entries(actor, activity, entries, request_key)
 
-    def _log_entries(self, actor, activity, entries, request_key):
+    def _log_entries(self, actor, activity, entries, request_key, community_of=None):
         """The one path that creates hours records, for staff sheets, imported sheets
-        (hours_import.py) and check-outs (sign_in.py): every rule on records applies to all."""
+        (hours_import.py) and check-outs (sign_in.py): every rule on records applies to all.
+        ``community_of``: {volunteer id: community id} the caller looked up in this request."""
         domain.check_activity_started(activity, self.clock())
         problems = domain.sheet_entry_problems(entries, activity)
-        community_of = self.store.communities_of_volunteers(
+        community_of = community_of or self.store.communities_of_volunteers(
             list(dict.fromkeys(e["volunteer_id"] for e in entries)))
         for index, entry in enumerate(entries):
             if community_of.get(entry["volunteer_id"]) != activity["community_id"]:
@@ -505,16 +506,21 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         self.metrics.count("hours_approved", len(ours))
         # The tallies and events follow after the answer (approval is asynchronous anyway):
         # a crash leaves the markers, and the recovery timer finishes them.
-        self.run_after_answer(self._follow_all, pending, step)
+        self.run_after_answer(self._follow_all, pending, ours)
         return {"approved": len(ours)}
 
     run_after_answer = staticmethod(eventlet.spawn_n)  # unit tests run it inline
 
-    def _follow_all(self, record_ids, step):
+    def _follow_all(self, record_ids, ours):
+        """Our decisions in batches (followups.py); records another decided, one by one."""
         try:
+            followups.follow_decisions(self.store, self.outbox, ours, self._follow_decision)
+            decided_by_us = {decision["record_id"] for decision in ours}
             records = self.store._each(
-                lambda record_id: self.store.hours.find_one({"_id": record_id}), record_ids)
-            self.store._each(lambda record: self._follow_decision(record, step), records)
+                lambda record_id: self.store.hours.find_one({"_id": record_id}),
+                [record_id for record_id in record_ids if record_id not in decided_by_us])
+            self.store._each(lambda record: self._follow_decision(
+                record, domain.DECISION_STEP[domain.APPROVED]), records)
         except Exception:  # noqa: BLE001 - the markers stay; the recovery timer finishes
             log.exception("following an activity's approvals failed; recovery will finish")
             self.metrics.count("activity_approval_follow_failed")
