@@ -17,6 +17,7 @@ from nameko.testing.services import worker_factory
 from services.points.ledger import Ledger, fund_account
 from services.points.movements import COMPLETED, REFUSED, MovementStore, Movements, in_key, \
     out_key
+from services.points.scheme_store import scheme_store_of
 from services.points.service import PointsService
 from services.rewards.service import RewardsService
 from services.rewards.storage import RewardsStore
@@ -41,7 +42,7 @@ RICE = {"reward_id": "rwd_rice", "volunteer_id": "vol_1", "quantity": 1}
 OIL = {"reward_id": "rwd_oil", "volunteer_id": "vol_1", "quantity": 1}
 LATE_CREDIT = 50
 FUND = fund_account("com_1")
-ACCOUNTS = ("vol_1", "vol_2", FUND)  # every account a flow under test moves points between
+ACCOUNTS = ("vol_1", "vol_2", "vol_3", FUND)  # every account the flows move points between
 
 
 @pytest.fixture(autouse=True)
@@ -63,10 +64,10 @@ class PointsOverRpc:
         self.world = world
         self.calls = 0
 
-    def debit(self, movement, method="debit"):
+    def debit(self, movement, method="debit", **options):
         self.calls += 1
         try:
-            result = getattr(self.world.points, method)(movement)
+            result = getattr(self.world.points, method)(movement, **options)
         except Crash:
             raise ServiceUnavailable("points did not answer")
         except Exception:
@@ -77,8 +78,8 @@ class PointsOverRpc:
             raise ServiceUnavailable("points did not answer")  # it ran; the reply was lost
         return result
 
-    def credit_back(self, movement):
-        return self.debit(movement, "credit_back")
+    def credit_back(self, movement, **options):
+        return self.debit(movement, "credit_back", **options)
 
     def get_balance(self, account):
         return self.world.points.get_balance(account)
@@ -149,6 +150,8 @@ class World:
         self.stock_before = dict(other.stock_before)
         self.lose_reply_of_call = None
         self.rewards.points.calls = 0
+        # As a process just started: no scheme versions cached (else a run reads fewer).
+        scheme_store_of(self.ledger)._versions.clear()
         self.hook.__init__()
 
     def _setup(self):
@@ -404,6 +407,24 @@ def approved(world):
     world.approve_and_deliver()
 
 
+def on_an_activitys_roster(world):
+    """hrs_1 on its activity's roster, for the approval of the whole activity at once."""
+    starts = dt.datetime(2026, 11, 20, 9, tzinfo=dt.timezone.utc)
+    activity = {"_id": "act_1", "center_id": "ctr_1", "community_id": "com_1", "title": "t",
+                "category": "other", "starts_at": starts,
+                "ends_at": starts + dt.timedelta(hours=3), "capacity": None}
+    world.hours.activities.insert_one(activity)
+    world.hours.rosters.take_places(activity, ["hrs_1"], "places:hrs_1")
+
+
+def approve_activity_and_deliver(world):
+    world.volunteer.run_after_answer = lambda function, *args: function(*args)
+    result = world.volunteer.approve_activity(STAFF, "act_1")
+    world.relay()
+    world.consume()
+    return result
+
+
 def spent_after_approval(world):
     approved(world)
     world.redeem(key="idk_spend")
@@ -420,6 +441,8 @@ FLOWS = {
     # name: (setup, action, replay)
     "approval -> credit": (
         lambda w: None, lambda w: w.approve_and_deliver(), lambda w: w.approve_and_deliver()),
+    "activity approval (batched follow-up) -> credit": (
+        on_an_activitys_roster, approve_activity_and_deliver, approve_activity_and_deliver),
     "revocation of a partly spent credit": (
         spent_after_approval, lambda w: w.revoke_and_deliver(), lambda w: w.revoke_and_deliver()),
     "revocation delivered before its approval": (
