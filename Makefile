@@ -1,5 +1,5 @@
 # The whole set-up on a fresh machine is these targets; scripts/stack.sh does the work.
-.PHONY: up restart down ps test test-unit test-integration test-e2e venv bench
+.PHONY: up restart down ps test test-unit test-integration test-e2e test-browser venv bench
 
 up:
 	@scripts/stack.sh up
@@ -29,3 +29,7 @@ test-integration:
 
 test-e2e:
 	@scripts/stack.sh up && .venv/bin/pytest tests/e2e
+
+# The web app in Debian's Chromium (scripts/test.sh installs it); on its own, see tests/browser/pytest.ini.
+test-browser:
+	@scripts/stack.sh up && .venv/bin/pytest tests/browser

@@ -28,6 +28,15 @@ if [ "$interleaved" -ne 0 ]; then cat var/unit-interleavings.log; tests=$(( test
 else tail -n 1 var/unit-interleavings.log; fi
 echo "[test] running the integration and e2e tests" >&2
 .venv/bin/pytest tests/integration tests/e2e "$@" || tests=$(( tests != 0 ? tests : $? ))
+# The browser tier drives Debian's Chromium (Playwright never downloads a browser here), with
+# CJK fonts for the pages' Chinese: installed once. It runs on its own: tests/browser/pytest.ini.
+if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
+  echo "[test] installing chromium and fonts-noto-cjk (Debian)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+fi
+echo "[test] running the browser tests (screenshots in var/screenshots/)" >&2
+.venv/bin/pytest tests/browser "$@" || tests=$(( tests != 0 ? tests : $? ))
 # The stack's own databases (MONGO_URL and TIMEBANK_DB_PREFIX as the services read them), after
 # everything the tests did to them: run even when a test failed, it may say why.
 echo "[test] verifying the stack's points ledger" >&2

@@ -23,6 +23,7 @@ from services.gateway.openapi import openapi_document
 from services.gateway.handout_routes import HandoutRoutes
 from services.gateway.merchant_routes import MerchantRoutes
 from services.gateway.sign_in_routes import SignInRoutes
+from services.gateway.web_routes import WebRoutes
 from services.shared import contracts
 from services.shared.contracts import load
 from services.shared.errors import InvalidInput, NoReply, TimebankError
@@ -74,7 +75,7 @@ def outcome_response(outcome):
     return json_response(outcome.status, outcome.body, headers=headers)
 
 
-class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, ExposesMetrics):
+class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, WebRoutes, ExposesMetrics):
     name = "gateway"
 
     tokens = TokenAuthority()
