@@ -49,6 +49,7 @@ def test_volunteer_signs_in_sees_points_and_chart_asks_for_a_code_switches_langu
 
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="One-time code")).to_be_visible()
+    expect(page.locator("[data-code]")).to_have_text(code.text_content())  # still the live code
     phone.shot("code-english")
     page.reload()  # the session and the language both survive a reload
     phone.wait_for_page("code")

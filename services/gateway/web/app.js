@@ -34,7 +34,9 @@ async function signOut() {
     // Signed out here whatever the API said: an expired token is already out.
   }
   session.end();
-  go("sign-in?signed-out");
+  // A fresh start: nothing the pages kept in memory (a live code) outlives the session.
+  location.assign("#/sign-in?signed-out");
+  location.reload();
 }
 
 export async function render() {

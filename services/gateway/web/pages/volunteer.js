@@ -296,27 +296,41 @@ async function statementPage() {
 
 // --- the one-time code for a merchant ----------------------------------------------------------
 
+// The code last asked for, kept while it is valid so that a re-render (a language switch, a
+// visit to another page and back) shows it again instead of asking for another.
+let lastCode = null;
+
+function showCode(shown, { code, url }) {
+  const time = new Date(code.expires_at).toLocaleTimeString(lang() === "zh" ? "zh-CN" : "en",
+    { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai" });
+  const expiry = h("p", { class: "muted" }, t("code.expires", { time }));
+  shown.replaceChildren(
+    h("p", { class: "value", "data-code": code.code }, code.code),
+    h("img", { src: url, alt: t("code.qr_alt", { code: code.code }), width: 240, height: 240 }),
+    expiry);
+  clearTimeout(showCode.timer);
+  showCode.timer = setTimeout(() => {
+    expiry.className = "notice-bad";
+    expiry.textContent = t("code.expired");
+  }, Math.max(0, Date.parse(code.expires_at) - Date.now()));
+}
+
 function codePage() {
   const shown = h("div", { class: "code", "aria-live": "polite" });
   const button = h("button", { type: "button", class: "primary", "data-action": "new-code" }, t("code.new"));
-  let timer = null;
+  const mine = lastCode && lastCode.code.volunteer_id === session.current().subject_id;
+  if (mine && Date.parse(lastCode.code.expires_at) > Date.now()) {
+    showCode(shown, lastCode);
+    button.textContent = t("code.again");
+  }
   button.addEventListener("click", async () => {
     button.disabled = true;
-    clearTimeout(timer);
     try {
       const code = await api.post(`/volunteers/${me()}/redeem-codes`);
       const { url } = await api.blobUrl(code.qr_svg_url);
-      const time = new Date(code.expires_at).toLocaleTimeString(lang() === "zh" ? "zh-CN" : "en",
-        { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai" });
-      const expiry = h("p", { class: "muted" }, t("code.expires", { time }));
-      shown.replaceChildren(
-        h("p", { class: "value", "data-code": code.code }, code.code),
-        h("img", { src: url, alt: t("code.qr_alt", { code: code.code }), width: 240, height: 240 }),
-        expiry);
-      timer = setTimeout(() => {
-        expiry.className = "notice-bad";
-        expiry.textContent = t("code.expired");
-      }, Math.max(0, Date.parse(code.expires_at) - Date.now()));
+      if (lastCode) URL.revokeObjectURL(lastCode.url);
+      lastCode = { code, url };
+      showCode(shown, lastCode);
       button.textContent = t("code.again");
     } catch (error) {
       if (!(error instanceof api.ApiError)) throw error;
@@ -332,7 +346,7 @@ function codePage() {
 
 // --- the catalog -------------------------------------------------------------------------------
 
-function rewardItem(reward, balance) {
+function rewardItem(reward, balance, onRedeemed) {
   const status = h("p", { role: "status" });
   const actions = h("div", {});
   const cost = points(reward.cost_points);
@@ -343,8 +357,9 @@ function rewardItem(reward, balance) {
         reward_id: reward.id, volunteer_id: session.current().subject_id, quantity: 1 });
       status.className = "notice-ok";
       status.textContent = [t("catalog.done", { points: points(done.points ?? reward.cost_points) }),
-        done.pickup_code ? t("catalog.pickup", { code: done.pickup_code }) : ""].join(" ");
+        done.pickup_code ? t("catalog.pickup", { code: done.pickup_code }) : ""].join(" · ");
       actions.replaceChildren();
+      await onRedeemed();
     } catch (error) {
       if (!(error instanceof api.ApiError)) throw error;
       status.className = "notice-bad";
@@ -379,11 +394,17 @@ function rewardItem(reward, balance) {
 async function catalogPage() {
   const [rewards, balance] = await Promise.all([
     api.get("/rewards?limit=100"), api.get(`/volunteers/${me()}/balance`)]);
+  const available = h("strong", { "data-available": balance.available }, points(balance.available));
+  const refreshBalance = async () => {
+    const now = await api.get(`/volunteers/${me()}/balance`);
+    available.dataset.available = now.available;
+    available.textContent = points(now.available);
+  };
   return page("catalog.title", backLink(),
     h("h1", {}, t("catalog.title")),
-    h("p", {}, t("vol.available"), " ", h("strong", {}, points(balance.available))),
+    h("p", {}, t("vol.available"), " ", available),
     h("div", { class: "card" }, rewards.items.length
-      ? h("ul", { class: "list" }, rewards.items.map((reward) => rewardItem(reward, balance)))
+      ? h("ul", { class: "list" }, rewards.items.map((reward) => rewardItem(reward, balance, refreshBalance)))
       : h("p", { class: "muted" }, t("common.none"))));
 }
 
