@@ -80,6 +80,8 @@ class Visit:
                 if (!svg.getAttribute('aria-label') && svg.getAttribute('aria-hidden') !== 'true')
                     faults.push('svg without a name');
             }
+            const leaked = /\\b(null|undefined|NaN)\\b|\\[object /.exec(document.body.innerText);
+            if (leaked) faults.push('a value the page failed to write: ' + leaked[0]);
             const width = document.documentElement.clientWidth;
             if (document.documentElement.scrollWidth > width)
                 faults.push('horizontal scroll: ' + document.documentElement.scrollWidth + ' > ' + width);

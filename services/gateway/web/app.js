@@ -17,14 +17,14 @@ let rendering = 0;
 function renderHeader() {
   document.getElementById("brand-name").textContent = t("app.name");
   const signedIn = session.current();
-  actions.replaceChildren(
+  actions.replaceChildren(...[
     h("button", {
       type: "button", lang: lang() === "zh" ? "en" : "zh-CN", "aria-label": t("lang.switch.label"),
       "data-action": "switch-language",
       onclick: () => { setLang(lang() === "zh" ? "en" : "zh"); render(); },
     }, t("lang.switch")),
-    signedIn ? h("button", { type: "button", "data-action": "sign-out", onclick: signOut },
-      t("nav.sign_out")) : null);
+    signedIn && h("button", { type: "button", "data-action": "sign-out", onclick: signOut },
+      t("nav.sign_out"))].filter(Boolean));
 }
 
 async function signOut() {
