@@ -70,7 +70,9 @@ def printed_code(code):
 
 
 def verification_url(base_url, code):
-    return f"{base_url.rstrip('/')}/api/v1/certificates/{code}"
+    """The web app's public check page (which asks GET /api/v1/certificates/{code}): a person
+    who scans the printed QR code reads a page, not JSON."""
+    return f"{base_url.rstrip('/')}/verify/{code}"
 
 
 # --- what it certifies -------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_a_certificate_lists_the_approved_records_by_activity_center_and_date(se
     assert "新华社区服务中心、光明社区服务中心" in text["issuers"]
     assert certificate.printed_code(answer["code"]) in text["code"]
     assert certificate.table_rows(document)[-1] == ["合计 Total", "", "", "", "4 小时"]
-    assert answer["verification_url"] == f"{BASE_URL}/api/v1/certificates/{answer['code']}"
+    assert answer["verification_url"] == f"{BASE_URL}/verify/{answer['code']}"
     pdf = base64.b64decode(answer["pdf"])
     assert pdf.startswith(b"%PDF") and b"WenQuanYi" in pdf  # the CJK font, embedded
 
