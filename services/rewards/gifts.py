@@ -30,8 +30,8 @@ import zoneinfo
 
 from pymongo.errors import DuplicateKeyError
 
-from services.rewards import domain, merchants, schemas
-from services.shared.appendlog import AppendLog, FloorBreached, entry_id
+from services.rewards import domain, merchants, saga, schemas
+from services.shared.appendlog import AppendLog, entry_id
 from services.shared.clock import now as wall_clock
 from services.shared.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from services.shared.inflight import InFlight
@@ -156,7 +156,7 @@ class GiftShelf:
 
     # --- while redeeming -------------------------------------------------------------------
 
-    def list_new(self, redemption, reward):
+    def list_new(self, redemption):
         """List a redemption about to be stored: in its volunteer's log and, when the gift has a
         pickup period, under its last pickup day. Keys are per redemption (and day), so a rerun
         lists it once; listed before stored, so a crash in between leaves only a skipped entry."""
@@ -169,21 +169,16 @@ class GiftShelf:
             self.gifts.listings.append(pickup_stream(day), 1, key=f"{rid}:awaiting:{day}",
                                        floor=None, fields={"redemption_id": rid})
 
-    def take_allowance(self, reward, redemption, decide):
-        """The per-volunteer limit's step of the saga: None when within it (or no limit), else
-        the FAILED outcome ``decide`` stores."""
-        limit = reward.get("per_volunteer_limit")
-        if not limit:
-            return None
+    def allowance_step(self, reward, redemption):
+        """The per-volunteer limit's step of the saga (rewards/saga.py), for a gift with a
+        limit: fails ``limit_reached`` past it, gives back as ``return_allowance`` does."""
         rid = redemption["_id"]
-        try:
-            self.gifts.allowances.append(
-                allowance_stream(reward["_id"], redemption["volunteer_id"]),
-                -redemption["quantity"], key=f"{rid}:allowance", floor=-limit,
-                fields={"redemption_id": rid})
-        except FloorBreached:
-            return decide(rid, domain.FAILED, failure=LIMIT_REACHED)
-        return None
+        return saga.log_step(
+            self.gifts.allowances, allowance_stream(reward["_id"], redemption["volunteer_id"]),
+            redemption["quantity"], key=f"{rid}:allowance", floor=-reward["per_volunteer_limit"],
+            failure=LIMIT_REACHED, fields={"redemption_id": rid},
+            back_key=f"{rid}:allowance_back",
+            back_fields={"redemption_id": rid, "reason": "redemption failed"})
 
     def return_allowance(self, reward, redemption, why):
         """Give the allowance back (a failed or ended redemption): once, when it was taken."""

@@ -13,7 +13,7 @@ The flow, each step decided once by an insert under a unique key (no updates, no
   code (another volunteer is a wrong try against the code and the merchant), neither used, burnt
   nor expired, the volunteer has the approved hours the merchant's community asks for (422 with
   the hours missing) and the points (409 insufficient_points: the code is not consumed).
-- Then the saga, as the shelf's (service.py ``redeem``): an in-flight marker, the redemption
+- Then the saga, run by the shelf's runner (rewards/saga.py): an in-flight marker, the redemption
   stored, the offer's daily quota taken (a per-(offer, local day) append-only log with a floor),
   the code used, the points debited (``redemption:<id>``, kind redeem), the outcome stored once
   (``merchant_redemption_outcomes``) before any compensation (the day's quota given back), and
@@ -51,9 +51,10 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
+from services.rewards import saga
 from services.shared import contracts
 from services.shared.access import require_role
-from services.shared.appendlog import AppendLog, FloorBreached
+from services.shared.appendlog import AppendLog
 from services.shared.clock import now
 from services.shared.contracts import load
 from services.shared.errors import Conflict, Forbidden, InsufficientPoints, InvalidInput, \
@@ -337,25 +338,21 @@ class MerchantRedemptions:
         data = load(contracts.MerchantRedemptionIn(), body)
         m = self.store.merchant
         rid = id_for_request("mrd", request_key, actor["merchant_id"])
-        redemption = m.redemptions.find_one({"_id": rid})
-        if redemption is None:
-            redemption = self._new_merchant_redemption(actor, data, rid)
-        if redemption.get("abandoned"):
-            raise Conflict("this request was not completed in time and was abandoned; send it "
-                           "again with a new Idempotency-Key", code="request_abandoned")
+        runner = self._merchant_saga()
+        redemption = runner.begin(rid, lambda: self._new_merchant_redemption(actor, data, rid),
+                                self._list_merchant_redemption)
         if (redemption["reward_id"], redemption["code"]) != (data["reward_id"],
                                                              typed_code(data["code"])):
             raise Conflict("this Idempotency-Key was used for another redemption",
                            code="idempotency_key_reused")
-        outcome = m.outcomes.find_one({"_id": rid})
-        if outcome is None or m.pending.is_marked(rid):
-            outcome = self._run_merchant_saga(redemption)
+        outcome = runner.outcome(redemption)
         if outcome["status"] == FAILED:
             error, text = FAILURES[outcome["failure"]]
             raise error(text, code=outcome["failure"])
         return answer(redemption, outcome, m.voids.find_one({"_id": rid}))
 
     def _new_merchant_redemption(self, actor, data, rid):
+        """The redemption the till asks for, after every check; nothing of it stored yet."""
         reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
         if reward["kind"] != "merchant_offer" or reward["merchant_id"] != actor["merchant_id"]:
             raise Forbidden("a merchant redeems its own offers only")
@@ -374,21 +371,20 @@ class MerchantRedemptions:
                 f"Not enough points: {reward['cost_points'] - balance['available']} more needed")
         at = now()
         zone = zone_of(scheme)
-        redemption = {
+        return {
             "_id": rid, "code": code["_id"], "reward_id": reward["_id"],
             "title": reward["title"], "merchant_id": actor["merchant_id"],
             "volunteer_id": code["volunteer_id"], "points": reward["cost_points"],
             "daily_quota": reward.get("daily_quota"), "day": local_day(at, zone),
             "timezone": zone.key, "by": actor["user_id"], "created_at": at}
-        # Marked before it exists: a crash in between leaves a marker, which recovery settles.
-        self.store.merchant.pending.mark(rid)
-        # On the volunteer's own list of redemptions (GET /volunteers/{id}/redemptions) before
-        # it is stored, keyed by it: a retry lists it once; a listing never stored is skipped.
+
+    def _list_merchant_redemption(self, redemption):
+        """On the volunteer's own list of redemptions (GET /volunteers/{id}/redemptions) before
+        it is stored, keyed by it: a retry lists it once; a listing never stored is skipped."""
+        rid = redemption["_id"]
         self.store.gifts.listings.append(
-            code["volunteer_id"], 1, key=f"{rid}:listed", floor=None,
+            redemption["volunteer_id"], 1, key=f"{rid}:listed", floor=None,
             fields={"redemption_id": rid, "source": MERCHANT_SOURCE})
-        stored, _ = insert_or_replay(self.store.merchant.redemptions, redemption)
-        return stored
 
     def _known_code(self, merchant_id, data):
         """The code as stored, checked under one of the merchant's places; a wrong code keeps
@@ -421,60 +417,45 @@ class MerchantRedemptions:
             raise wrong
         return code
 
-    def _run_merchant_saga(self, redemption):
-        """Quota, code, debit, the outcome decided once, then owed or compensation.
+    def _merchant_saga(self):
+        """At the counter: the day's quota, the code, the debit; then what the merchant is
+        owed. A debit refused after the balance check passed (the volunteer spent the points
+        meanwhile) leaves the code used: the volunteer asks for a new one."""
+        m = self.store.merchant
+        return saga.Saga(m.redemptions, m.outcomes, m.pending, self._merchant_steps,
+                         COMPLETED, "merchant_redemption_", self.metrics)
 
-        Every step is decided once under a key of the redemption, so any number of runners
-        (a retried request, the recovery timer, a late RPC) see the same step outcomes."""
+    def _merchant_steps(self, redemption):
         m = self.store.merchant
         rid = redemption["_id"]
+        steps = []
         quota = redemption.get("daily_quota")
-        stream = quota_stream(redemption["reward_id"], redemption["day"])
-        outcome = m.outcomes.find_one({"_id": rid})
-        if outcome is None and quota:
-            try:
-                m.quota.append(stream, -1, key=f"{rid}:quota", floor=-quota,
-                               fields={"redemption_id": rid})
-            except FloorBreached:
-                outcome = self._decide_merchant(rid, FAILED, "daily_quota_reached")
-        if outcome is None:
+        if quota:
+            steps.append(saga.log_step(
+                m.quota, quota_stream(redemption["reward_id"], redemption["day"]), 1,
+                key=f"{rid}:quota", floor=-quota, failure="daily_quota_reached",
+                fields={"redemption_id": rid}, back_key=f"{rid}:quota_back"))
+
+        def use_code():
             fate = m.decide_code(redemption["code"], redemption_id=rid)
             if fate.get("redemption_id") != rid:
-                outcome = self._decide_merchant(
-                    rid, FAILED, "code_burnt" if fate.get("burnt") else "code_used")
-        if outcome is None:
-            try:
-                self.points.debit({
-                    "account": redemption["volunteer_id"], "points": redemption["points"],
-                    "key": f"redemption:{rid}", "ref_type": "merchant_redemption",
-                    "ref_id": rid, "by": redemption["by"], "kind": "redeem",
-                    "reason": f"redeemed at a partner merchant: {redemption['title']}"})
-            except InsufficientPoints:
-                outcome = self._decide_merchant(rid, FAILED, "insufficient_points")
-            # Anything else (points unreachable) leaves the saga marked: a retry or the
-            # recovery timer resumes it here.
-            else:
-                outcome = self._decide_merchant(rid, COMPLETED)
-        if outcome["status"] == COMPLETED:
-            m.owed.append(redemption["merchant_id"], redemption["points"], key=f"{rid}:owed",
-                          floor=None, fields=self._owed_fields(redemption))
-        elif quota and outcome["failure"] != "daily_quota_reached":
-            m.quota.append(stream, 1, key=f"{rid}:quota_back", floor=None,
-                           fields={"redemption_id": rid})
-        m.pending.done(rid)
-        return outcome
+                return "code_burnt" if fate.get("burnt") else "code_used"
+            return None
+        steps.append(saga.Step(use_code, ("code_burnt", "code_used")))
+        steps.append(saga.debit_step(self.points, {
+            "account": redemption["volunteer_id"], "points": redemption["points"],
+            "key": f"redemption:{rid}", "ref_type": "merchant_redemption", "ref_id": rid,
+            "by": redemption["by"], "kind": "redeem",
+            "reason": f"redeemed at a partner merchant: {redemption['title']}"},
+            settle=lambda: m.owed.append(
+                redemption["merchant_id"], redemption["points"], key=f"{rid}:owed",
+                floor=None, fields=self._owed_fields(redemption))))
+        return steps
 
     @staticmethod
     def _owed_fields(redemption):
         return {"redemption_id": redemption["_id"], "reward_id": redemption["reward_id"],
                 "title": redemption["title"]}
-
-    def _decide_merchant(self, rid, status, failure=None):
-        outcome, created = insert_or_replay(self.store.merchant.outcomes, {
-            "_id": rid, "status": status, "failure": failure, "at": now()})
-        if created:
-            self.metrics.count(f"merchant_redemption_{status}")
-        return outcome
 
     # --- voids -------------------------------------------------------------------------------
 
@@ -523,17 +504,8 @@ class MerchantRedemptions:
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def resume_merchant_sagas(self):
         m = self.store.merchant
-        resume_each(m.pending.stalled(), self._resume_merchant_redemption, log, self.metrics)
+        resume_each(m.pending.stalled(), self._merchant_saga().resume, log, self.metrics)
         resume_each(m.pending_voids.stalled(), self._resume_void, log, self.metrics)
-
-    def _resume_merchant_redemption(self, rid):
-        m = self.store.merchant
-        redemption, _ = insert_or_replay(m.redemptions, {"_id": rid, "abandoned": True,
-                                                         "at": now()})
-        if redemption.get("abandoned"):
-            m.pending.done(rid)  # the request died before storing it; it never will now
-            return
-        self._run_merchant_saga(redemption)
 
     def _resume_void(self, rid):
         m = self.store.merchant

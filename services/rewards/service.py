@@ -3,7 +3,8 @@
 A redemption takes stock, then debits points through the points service; when the debit is
 refused it gives the stock back. Every step is keyed by the redemption, so running the saga
 again for the same redemption (a retried request, or the recovery timer after a crash or a
-timeout) finishes it without doing anything twice.
+timeout) finishes it without doing anything twice. The runner is rewards/saga.py, the same for
+a merchant's counter (merchants.py); this module gives the shelf's steps.
 """
 import functools
 import logging
@@ -11,14 +12,12 @@ import re
 
 from nameko.rpc import rpc
 from nameko.timer import timer
-from pymongo.errors import DuplicateKeyError
 
-from services.rewards import bookings, domain, gifts, schemas
+from services.rewards import bookings, domain, gifts, saga, schemas
 from services.rewards.merchants import MerchantRedemptions
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
 from services.shared.access import require_role
-from services.shared.appendlog import FloorBreached
 from services.shared.clock import now
 from services.shared.contracts import load
 from services.shared.errors import Conflict, InsufficientPoints, InvalidInput, NotFound, \
@@ -129,35 +128,11 @@ class RewardsService(MerchantRedemptions, ExposesMetrics):
         actor = load(contracts.ActorSchema(), actor)
         data = load(contracts.RedemptionIn(), body)
         rid = id_for_request("rdm", request_key)
-        redemption = self.store.redemptions.find_one({"_id": rid})
-        if redemption is None:
-            reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
-            domain.check_redeemable(actor, reward, data["volunteer_id"])
-            created_at = self.clock()
-            gifts.check_window(reward, created_at)
-            redemption = {
-                "_id": rid, "reward_id": reward["_id"],
-                "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
-                "points": domain.redemption_cost(reward, data["quantity"]),
-                "created_at": created_at,
-                "pickup_day": gifts.pickup_day(reward, created_at),
-                # Chosen now, shown once confirmed: whoever finishes the saga shows the same code.
-                "pickup_code": domain.pickup_code(), "by": actor["user_id"],
-                **bookings.booking_terms(reward, data),  # a service's slot, its stock stream
-            }
-            # Marked before the redemption exists, so a crash between the two still leaves a
-            # marker for the recovery timer; unmarked once the outcome and its compensation are
-            # stored.
-            self.store.pending.mark(rid)
-            self._gift_shelf().list_new(redemption, reward)
-            redemption, _ = self.store.insert_or_replay(self.store.redemptions, redemption)
+        runner = self._shelf_saga()
+        redemption = runner.begin(rid, lambda: self._new_redemption(actor, data, rid),
+                                self._gift_shelf().list_new)
         domain.check_same_request(redemption, data)
-        if redemption.get("abandoned"):
-            raise Conflict("this request was not completed in time and was abandoned; send it "
-                           "again with a new Idempotency-Key", code="request_abandoned")
-        outcome = self.store.outcomes.find_one({"_id": rid})
-        if outcome is None or self.store.pending.is_marked(rid):
-            outcome = self._run_saga(redemption)
+        outcome = runner.outcome(redemption)
         if outcome["status"] == domain.FAILED:
             error = {"out_of_stock": OutOfStock, "insufficient_points": InsufficientPoints,
                      gifts.LIMIT_REACHED: lambda message: RuleViolation(
@@ -167,78 +142,51 @@ class RewardsService(MerchantRedemptions, ExposesMetrics):
                 f"redemption failed: {outcome['failure'].replace('_', ' ')}")
         return schemas.RedemptionOut().dump(domain.with_outcome(redemption, outcome))
 
+    def _new_redemption(self, actor, data, rid):
+        """The redemption a new request asks for, after its checks; nothing stored yet."""
+        reward = self.store.get(self.store.rewards, data["reward_id"], "reward")
+        domain.check_redeemable(actor, reward, data["volunteer_id"])
+        created_at = self.clock()
+        gifts.check_window(reward, created_at)
+        return {
+            "_id": rid, "reward_id": reward["_id"],
+            "volunteer_id": data["volunteer_id"], "quantity": data["quantity"],
+            "points": domain.redemption_cost(reward, data["quantity"]),
+            "created_at": created_at,
+            "pickup_day": gifts.pickup_day(reward, created_at),
+            # Chosen now, shown once confirmed: whoever finishes the saga shows the same code.
+            "pickup_code": domain.pickup_code(), "by": actor["user_id"],
+            **bookings.booking_terms(reward, data),  # a service's slot, its stock stream
+        }
+
     @timer(interval=RECOVERY_INTERVAL_SECONDS)
     def resume_stalled_redemptions(self):
         """Finish sagas that stopped half-way (a crash, the points service unreachable)."""
-        resume_each(self.store.pending.stalled(), self._resume, log, self.metrics)
+        resume_each(self.store.pending.stalled(), self._shelf_saga().resume, log, self.metrics)
 
-    def _resume(self, rid):
-        try:
-            redemption, _ = self.store.insert_or_replay(self.store.redemptions, {
-                "_id": rid, "abandoned": True, "at": now()})
-        except DuplicateKeyError:  # a clash on another unique key: not ours to judge
-            redemption = self.store.redemptions.find_one({"_id": rid})
-        if redemption.get("abandoned"):
-            # The request died before storing its redemption; the insert above decided that it
-            # never will (its late insert now fails), so nothing was or will be taken.
-            self.store.pending.done(rid)
-            return
-        outcome = self._run_saga(redemption)
-        log.info("resumed redemption %s: %s", rid, outcome["status"])
+    def _shelf_saga(self):
+        """Gifts and booked services: the allowance, the stock (a service's slot), the debit."""
+        return saga.Saga(self.store.redemptions, self.store.outcomes, self.store.pending,
+                         self._shelf_steps, domain.CONFIRMED, "redemption_", self.metrics)
 
-    def _run_saga(self, redemption):
-        """Take stock, debit points, decide the outcome once, then compensate per the outcome.
-
-        Every step is decided once under its own key (the points service records a refused
-        debit as refused for good, the stock log likewise a refused take), so any number of
-        runners, a late RPC included, see the same step outcomes and decide the same outcome.
-        The reward comes from the stored redemption, never from a retried request's body.
-        """
-        rid = redemption["_id"]
+    def _shelf_steps(self, redemption):
+        """The reward comes from the stored redemption, never from a retried request's body."""
+        rid, quantity, by = redemption["_id"], redemption["quantity"], redemption["by"]
         reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
-        quantity, by = redemption["quantity"], redemption["by"]
-        took_stock = reward["tracks_stock"]
-        stream = redemption.get("stock_stream", reward["_id"])  # a booked service: its slot
-        outcome = self.store.outcomes.find_one({"_id": rid})
-        if outcome is None:
-            outcome = self._gift_shelf().take_allowance(reward, redemption, self._decide)
-        if outcome is None and took_stock:
-            try:
-                self.store.stock.append(stream, -quantity, key=f"{rid}:take",
-                                        fields={"reason": "redeemed", "by": by})
-            except FloorBreached:
-                took_stock = False
-                outcome = self._decide(rid, domain.FAILED, failure="out_of_stock")
-        if outcome is None:
-            try:
-                self.points.debit({
-                    "account": redemption["volunteer_id"], "points": redemption["points"],
-                    "key": f"redemption:{rid}", "ref_type": "redemption", "ref_id": rid,
-                    "by": by, "kind": "redeem",
-                    "reason": f"redeemed {quantity} × {reward['title']}"})
-            except InsufficientPoints:
-                outcome = self._decide(rid, domain.FAILED, failure="insufficient_points")
-            # Any other failure (points service unreachable) propagates and leaves the
-            # redemption pending with its stock held; a retry with the same Idempotency-Key,
-            # or the recovery timer, resumes it from here.
-            else:
-                outcome = self._decide(rid, domain.CONFIRMED)
-        if outcome["status"] == domain.FAILED and reward["tracks_stock"] \
-                and outcome["failure"] not in ("out_of_stock", gifts.LIMIT_REACHED):
-            self.store.stock.append(stream, quantity, key=f"{rid}:return", floor=None,
-                                    fields={"reason": "redemption failed", "by": by})
-        if outcome["status"] == domain.FAILED:
-            self._gift_shelf().return_allowance(reward, redemption, "redemption failed")
-        self.store.pending.done(rid)
-        return outcome
-
-    def _decide(self, rid, status, failure=None):
-        """Store the redemption's outcome once: the first runner's insert decides it."""
-        outcome, created = self.store.insert_or_replay(self.store.outcomes, {
-            "_id": rid, "status": status, "failure": failure, "at": now()})
-        if created:
-            self.metrics.count(f"redemption_{status}")
-        return outcome
+        steps = []
+        if reward.get("per_volunteer_limit"):
+            steps.append(self._gift_shelf().allowance_step(reward, redemption))
+        if reward["tracks_stock"]:
+            steps.append(saga.log_step(
+                self.store.stock, redemption.get("stock_stream", reward["_id"]), quantity,
+                key=f"{rid}:take", floor=0, failure="out_of_stock",
+                fields={"reason": "redeemed", "by": by}, back_key=f"{rid}:return",
+                back_fields={"reason": "redemption failed", "by": by}))
+        steps.append(saga.debit_step(self.points, {
+            "account": redemption["volunteer_id"], "points": redemption["points"],
+            "key": f"redemption:{rid}", "ref_type": "redemption", "ref_id": rid,
+            "by": by, "kind": "redeem", "reason": f"redeemed {quantity} × {reward['title']}"}))
+        return steps
 
     # --- how a redemption ends: fulfil, cancel, expiry (by the reward's kind) -------------------
 

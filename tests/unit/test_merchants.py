@@ -238,7 +238,7 @@ def test_a_failed_redemption_gives_the_days_quota_back(shop):
         "merchant_id": "mer_1", "volunteer_id": stored["volunteer_id"], "points": 10,
         "daily_quota": 1, "day": "2026-11-20", "timezone": "Asia/Shanghai", "by": "x",
         "created_at": now()})
-    outcome = shop.service._run_merchant_saga(shop.store.merchant.redemptions.find_one(
+    outcome = shop.service._merchant_saga().run(shop.store.merchant.redemptions.find_one(
         {"_id": rid}))
     assert outcome["failure"] == "code_used"
     assert shop.store.merchant.quota.total(merchants.quota_stream("rwd_lunch", "2026-11-20")) == 0
