@@ -1,5 +1,5 @@
 # The whole set-up on a fresh machine is these targets; scripts/stack.sh does the work.
-.PHONY: up restart down ps test test-unit test-integration test-e2e test-browser venv bench
+.PHONY: up restart down ps test test-unit test-integration test-e2e test-fuzz test-browser venv bench
 
 up:
 	@scripts/stack.sh up
@@ -29,6 +29,10 @@ test-integration:
 
 test-e2e:
 	@scripts/stack.sh up && .venv/bin/pytest tests/e2e
+
+# Schemathesis against the stack's OpenAPI document, signed in as each role.
+test-fuzz:
+	@scripts/stack.sh up && .venv/bin/pytest tests/fuzz
 
 # The web app in Debian's Chromium (scripts/test.sh installs it); on its own, see tests/browser/pytest.ini.
 test-browser:

@@ -28,6 +28,9 @@ if [ "$interleaved" -ne 0 ]; then cat var/unit-interleavings.log; tests=$(( test
 else tail -n 1 var/unit-interleavings.log; fi
 echo "[test] running the integration and e2e tests" >&2
 .venv/bin/pytest tests/integration tests/e2e "$@" || tests=$(( tests != 0 ? tests : $? ))
+# Its own run: the module loads the stack's OpenAPI document when it is collected.
+echo "[test] fuzzing the API from its OpenAPI document (schemathesis, each role)" >&2
+.venv/bin/pytest tests/fuzz "$@" || tests=$(( tests != 0 ? tests : $? ))
 # The browser tier drives Debian's Chromium (Playwright never downloads a browser here), with
 # CJK fonts for the pages' Chinese: installed once. It runs on its own: tests/browser/pytest.ini.
 if [ ! -x /usr/bin/chromium ] || [ ! -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then
