@@ -14,7 +14,7 @@ from nameko.timer import timer
 
 from services.points import center_tally, scheme
 from services.points.expiry import ExpiryJob
-from services.points.ledger import Ledger, expires_at
+from services.points.ledger import Ledger, expires_at, is_fund
 from services.points.scheme_store import SchemeLogIndexes, scheme_out, scheme_store_of
 from services.points.movements import SERVICE_ACTOR, MovementStore, Movements, \
     fund_account, movement_fields, require_self
@@ -82,13 +82,8 @@ class PointsService(ExposesMetrics):
         )
         self.metrics.count("points_credited" if created else "duplicate_event_ignored")
         center_tally.tally_credit(self.ledger, event, entry)  # the center report's points
-        cap = decided.storage_cap_points
-        if cap is not None and entry["total_after"] > cap and entry["delta"] > 0:
-            # What this credit brought above the community's storage cap goes to its fund. The
-            # amount comes from the stored entry, so a redelivery moves the same, once.
-            above = min(entry["delta"], entry["total_after"] - cap)
-            self._overflow(event["volunteer_id"], event["community_id"], above, credit_key,
-                           event["approved_by"])
+        self._send_above_cap(entry, decided.storage_cap_points, event["community_id"],
+                             event["approved_by"])
         waiting = self.ledger.waiting_revocation(record_id)
         if waiting is not None:  # the revocation came first and waits for this credit
             self._reverse(entry, contracts.HoursRevokedSchema().load(waiting["payload"]))
@@ -181,9 +176,11 @@ class PointsService(ExposesMetrics):
         return entry_out(entry)
 
     @rpc
-    def credit_back(self, movement):
+    def credit_back(self, movement, community_id=None):
         """Give points back (a cancelled or failed redemption), once per key. With
-        ``refund_of`` (the debit's key) the points return with the expiry dates they left with."""
+        ``refund_of`` (the debit's key) the points return with the expiry dates they left with.
+        An ``earn`` (a delivered service's provider) names the community whose storage cap it
+        is under: what it brings above the cap goes to that community's fund, once per key."""
         m = load(contracts.PointsMovementSchema(), movement)
         lots = None
         debit = self.ledger.find(m["refund_of"]) if m["refund_of"] else None
@@ -192,6 +189,11 @@ class PointsService(ExposesMetrics):
         entry, _ = self.ledger.credit(
             m["account"], m["points"], m["key"], lots=lots, kind=m["kind"], reason=m["reason"],
             ref={"type": m["ref_type"], "id": m["ref_id"]}, by=m["by"])
+        if m["kind"] == "earn" and community_id is not None and not is_fund(m["account"]):
+            # The version in force when the earning was stored: a retry finds the same cap.
+            in_force = scheme.scheme_for_activity(self.schemes.versions(community_id),
+                                                  entry["at"])
+            self._send_above_cap(entry, in_force.storage_cap_points, community_id, m["by"])
         return entry_out(entry)
 
     @timer(interval=EXPIRY_INTERVAL_SECONDS)
@@ -271,6 +273,14 @@ class PointsService(ExposesMetrics):
 
     def _movements(self):
         return Movements(self.ledger, self.movement_store, self.metrics)
+
+    def _send_above_cap(self, entry, cap, community_id, by):
+        """What a credit ``entry`` brought above the community's storage ``cap`` (None: no
+        cap) goes to its fund. The amount comes from the stored entry, so a redelivery or a
+        retry moves the same, once per credit key."""
+        if cap is not None and entry["total_after"] > cap and entry["delta"] > 0:
+            above = min(entry["delta"], entry["total_after"] - cap)
+            self._overflow(entry["stream"], community_id, above, entry["key"], by)
 
     def _overflow(self, volunteer_id, community_id, points, credit_key, by):
         """For the credit path: what a credit brought above the community's storage cap goes

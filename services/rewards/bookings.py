@@ -19,9 +19,10 @@ Why this shape (the store's only atomic guard is an insert under a unique key):
   under its own key, and only then unmarks it. A crash anywhere leaves the marker, and the
   recovery timer decides what the marker asked for (unless decided already) and finishes.
 - Delivered: the provider earns the booking's points as an ``earn`` entry whose ref is
-  ``{type: booking, id: <booking>}``, keyed ``booking:<id>:earn``. A center's service earns for
-  its community's fund (``fund:<community>``): a center holds no points account of its own, and
-  the fund is where the community's shared points live (domain.md).
+  ``{type: booking, id: <booking>}``, keyed ``booking:<id>:earn``, under the community's
+  storage cap (what it brings above the cap goes to the community fund, as for hours). A
+  center's service earns for its community's fund (``fund:<community>``): a center holds no
+  points account of its own, and the fund is where the community's shared points live.
 - Cancelled: the receiver's points come back as a ``refund`` naming the debit (so they return
   with the expiry dates they left with), and the slot (or the session) is stocked again.
 """
@@ -252,10 +253,13 @@ def carry_out(svc, rid, closure):
     reward = svc.store.get(svc.store.rewards, redemption["reward_id"], "reward")
     if closure["status"] == domain.FULFILLED:
         provider = reward.get("provider_volunteer_id") or fund_account(reward["community_id"])
+        # Under the community's storage cap, as hours earned are: what the earning brings
+        # above it goes to the fund (points does that once per key, so a rerun moves nothing).
         svc.points.credit_back({
             "account": provider, "points": redemption["points"], "key": earn_key(rid),
             "kind": "earn", "ref_type": "booking", "ref_id": rid, "by": closure["by"],
-            "reason": f"service delivered: {reward['title']}"})
+            "reason": f"service delivered: {reward['title']}"},
+            community_id=reward["community_id"])
         return
     svc.points.credit_back({
         "account": redemption["volunteer_id"], "points": redemption["points"],

@@ -2,6 +2,7 @@
 on the real rewards and points services over the in-memory store."""
 import datetime as dt
 from unittest.mock import MagicMock
+from zoneinfo import ZoneInfo
 
 import pytest
 from nameko.testing.services import worker_factory
@@ -16,6 +17,7 @@ from services.shared.errors import Conflict, Forbidden, InsufficientPoints, Inva
     NotFound, OutOfStock, RuleViolation, ServiceUnavailable
 from services.shared.inflight import InFlight
 from tests.unit.fakes import FakeDatabase
+from tests.unit.test_points_service import ADMIN, scheme_body
 
 ZHAO = {"user_id": "usr_zhao", "role": "volunteer", "subject_id": "vol_zhao",
         "community_id": "com_1"}  # the provider
@@ -42,10 +44,10 @@ class Points:
         self.down = False
 
     def __getattr__(self, name):
-        def call(*args):
+        def call(*args, **kwargs):
             if self.down:
                 raise ServiceUnavailable("points did not answer")
-            return getattr(self.service, name)(*args)
+            return getattr(self.service, name)(*args, **kwargs)
         return call
 
     def give(self, account, points):
@@ -213,6 +215,28 @@ def test_a_centers_service_earns_for_its_communitys_fund(rewards, points):
     rid = book(rewards, service["id"])["id"]
     rewards.fulfill_redemption(STAFF, rid)
     assert [e["delta"] for e in earned(points, fund_account("com_1"), rid)] == [COST]
+
+
+def test_a_delivery_above_the_providers_storage_cap_sends_the_excess_to_the_fund_once(
+        rewards, points):
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    points.service.publish_scheme(ADMIN, "com_1", scheme_body(today, storage_cap_points=30))
+    points.give("vol_zhao", 25)
+    rid = book(rewards, offer(rewards)["id"])["id"]
+    rewards.fulfill_redemption(ZHAO, rid)  # 25 + 20 earned: 15 above the cap
+    fund = fund_account("com_1")
+    assert (points.balance("vol_zhao"), points.balance(fund)) == (30, 15)
+    [earn] = earned(points, "vol_zhao", rid)
+    [out] = [e for e in points.ledger.statement("vol_zhao") if e["kind"] == "overflow"]
+    [into] = points.ledger.statement(fund)
+    assert (earn["delta"], out["delta"], into["delta"], into["kind"]) == (COST, -15, 15,
+                                                                          "overflow")
+    assert out["pair"] == into["key"] and into["pair"] == out["key"]
+    # Delivered again, and the end carried out again (recovery): nothing more moves.
+    rewards.fulfill_redemption(ZHAO, rid)
+    bookings.carry_out(rewards, rid, rewards.store.bookings.closures.find_one({"_id": rid}))
+    assert (points.balance("vol_zhao"), points.balance(fund)) == (30, 15)
+    assert len(points.ledger.statement(fund)) == 1
 
 
 def test_only_the_provider_marks_it_delivered(rewards, points):
