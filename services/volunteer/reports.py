@@ -8,10 +8,17 @@ its decision is followed). A report walks the streams of the months in its range
 The month is the activity's local month: hours belong to when they were served, and a record
 approved or revoked later changes that month's figures.
 
+Points are decided and tallied by the points service (services/points/center_tally.py, the same
+streams by center and month, keyed by record); the gateway asks it for the report's months and
+``with_points`` adds them beside the minutes. They follow an approval within moments (the
+credit is asynchronous), and count what each record earned, net of revocations. Credits stored
+before that tally existed are brought into it once by the points service's backfill.
+
 A month is split into SHARDS streams by record: approving a whole activity follows its records
 side by side (16 at once), and on a single stream they would all race for the same next entry.
 """
 import csv
+import datetime as dt
 import hashlib
 import io
 
@@ -96,6 +103,34 @@ def build_report(center, first_day, last_day, entries, names):
     }
 
 
+def report_months(report):
+    """The months a report covers, for the points service's tally."""
+    return months_between(dt.date.fromisoformat(report["from"]),
+                          dt.date.fromisoformat(report["to"]))
+
+
+def with_points(report, point_records):
+    """The report with the points of its records (points.center_points: one item per record,
+    net of revocations) beside the minutes: in total, by month, category and volunteer. Only
+    records served within the report's days count, as for the minutes."""
+    first_day, last_day = (dt.date.fromisoformat(report[end]) for end in ("from", "to"))
+    by_month, by_category, by_volunteer = {}, {}, {}
+    for record in point_records:
+        day = local_date(dt.datetime.fromisoformat(record["activity_starts_at"]))
+        if not first_day <= day <= last_day:
+            continue
+        for tally, name in ((by_month, day.strftime("%Y-%m")), (by_category, record["category"]),
+                            (by_volunteer, record["volunteer_id"])):
+            tally[name] = tally.get(name, 0) + record["points"]
+    return dict(
+        report, points=sum(by_month.values()),
+        by_month=[dict(m, points=by_month.get(m["month"], 0)) for m in report["by_month"]],
+        by_category=[dict(c, points=by_category.get(c["category"], 0))
+                     for c in report["by_category"]],
+        volunteers=[dict(v, points=by_volunteer.get(v["volunteer_id"], 0))
+                    for v in report["volunteers"]])
+
+
 def _cell(value):
     """A spreadsheet shows text, never runs it: a cell that would start a formula is quoted."""
     text = "" if value is None else str(value)
@@ -115,16 +150,18 @@ def report_csv(report):
          ["起 From", report["from"], "止 To", report["to"]],
          ["合计分钟 Total minutes", report["approved_minutes"],
           hours_text(report["approved_minutes"])],
+         ["合计积分 Total points", report["points"]],
          [],
-         ["月份 Month", "分钟 Minutes", "时长 Hours"],
-         *[[m["month"], m["approved_minutes"], hours_text(m["approved_minutes"])]
-           for m in report["by_month"]],
+         ["月份 Month", "分钟 Minutes", "时长 Hours", "积分 Points"],
+         *[[m["month"], m["approved_minutes"], hours_text(m["approved_minutes"]),
+            m["points"]] for m in report["by_month"]],
          [],
-         ["类别 Category", "名称 Name", "分钟 Minutes", "时长 Hours"],
-         *[[c["category"], c["name"], c["approved_minutes"], hours_text(c["approved_minutes"])]
-           for c in report["by_category"]],
+         ["类别 Category", "名称 Name", "分钟 Minutes", "时长 Hours", "积分 Points"],
+         *[[c["category"], c["name"], c["approved_minutes"], hours_text(c["approved_minutes"]),
+            c["points"]] for c in report["by_category"]],
          [],
-         ["志愿者编号 Volunteer ID", "姓名 Name", "分钟 Minutes", "时长 Hours"],
+         ["志愿者编号 Volunteer ID", "姓名 Name", "分钟 Minutes", "时长 Hours", "积分 Points"],
          *[[v["volunteer_id"], v["name"], v["approved_minutes"],
-            hours_text(v["approved_minutes"])] for v in report["volunteers"]])
+            hours_text(v["approved_minutes"]), v["points"]]
+           for v in report["volunteers"]])
     return "\ufeff" + out.getvalue()

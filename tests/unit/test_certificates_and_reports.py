@@ -326,15 +326,50 @@ def test_the_csv_opens_in_excel_with_its_chinese_and_runs_no_formula():
          {"activity_starts_at": NOV_21, "delta": 30, "category": "other",
           "volunteer_id": "vol_x"}],
         {"vol_1": "李伟", "vol_x": "=HYPERLINK(\"http://evil\")"})
-    text = reports.report_csv(report_doc)
+    text = reports.report_csv(reports.with_points(report_doc, [
+        point_record("hrs_1", "vol_1", "elder_care", 37), point_record("hrs_2", "vol_x", "other", 5)]))
     assert text.startswith("\ufeff")
     data = text.encode("utf-8")
     assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert rows[0][:2] == ["中心 Center", "新华社区服务中心"]
-    assert ["vol_1", "李伟", "150", "2 小时 30 分钟"] in rows
-    assert ["vol_x", "'=HYPERLINK(\"http://evil\")", "30", "30 分钟"] in rows
-    assert ["elder_care", "为老服务", "150", "2 小时 30 分钟"] in rows
+    assert ["合计积分 Total points", "42"] in rows
+    assert ["月份 Month", "分钟 Minutes", "时长 Hours", "积分 Points"] in rows
+    assert ["2026-11", "180", "3 小时", "42"] in rows
+    assert ["vol_1", "李伟", "150", "2 小时 30 分钟", "37"] in rows
+    assert ["vol_x", "'=HYPERLINK(\"http://evil\")", "30", "30 分钟", "5"] in rows
+    assert ["elder_care", "为老服务", "150", "2 小时 30 分钟", "37"] in rows
+
+
+def point_record(record_id, volunteer_id, category, points, starts_at=NOV_21):
+    """An item of points.center_points."""
+    return {"record_id": record_id, "volunteer_id": volunteer_id, "category": category,
+            "activity_starts_at": starts_at.isoformat(), "points": points}
+
+
+def test_the_points_join_the_report_by_month_category_and_volunteer():
+    minutes = reports.build_report(
+        {"_id": "ctr_1", "name": "新华社区服务中心"}, date(2026, 10, 15), date(2026, 11, 30),
+        [{"activity_starts_at": NOV_21, "delta": 150, "category": "elder_care",
+          "volunteer_id": "vol_1"},
+         {"activity_starts_at": NOV_21 - timedelta(days=30), "delta": 60, "category": "other",
+          "volunteer_id": "vol_2"}], {"vol_1": "李伟", "vol_2": "张敏"})
+    report = reports.with_points(minutes, [
+        point_record("hrs_1", "vol_1", "elder_care", 45),
+        point_record("hrs_2", "vol_2", "other", 10, NOV_21 - timedelta(days=30)),
+        point_record("hrs_3", "vol_1", "other", 7, NOV_21 - timedelta(days=30)),
+        # served on Oct 14 (local): its month is asked for, its day is not in the range
+        point_record("hrs_4", "vol_2", "other", 99, datetime(2026, 10, 14, 15, 59,
+                                                             tzinfo=timezone.utc))])
+    assert reports.report_months(report) == ["2026-10", "2026-11"]
+    assert report["points"] == 62
+    assert [(m["month"], m["approved_minutes"], m["points"]) for m in report["by_month"]] == \
+        [("2026-10", 60, 17), ("2026-11", 150, 45)]
+    points_of = {c["category"]: c["points"] for c in report["by_category"]}
+    assert (points_of["elder_care"], points_of["other"], points_of["culture_sports"]) == \
+        (45, 17, 0)
+    assert [(v["name"], v["approved_minutes"], v["points"]) for v in report["volunteers"]] == \
+        [("李伟", 150, 52), ("张敏", 60, 10)]
 
 
 def test_decisions_followed_before_reports_existed_join_the_report_once(service, monkeypatch):
