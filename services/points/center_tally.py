@@ -21,6 +21,8 @@ whose points went above the storage cap to the fund, still earned them.
 """
 import datetime as dt
 import hashlib
+import logging
+import re
 import weakref
 
 import eventlet
@@ -30,8 +32,14 @@ from nameko.extensions import DependencyProvider
 from services.points import scheme
 from services.shared.appendlog import AppendLog
 from services.shared.config import db_name
+from services.shared import migrations
+from services.points.movements import SERVICE_ACTOR
 from services.shared.contracts import Contract, Id
+from services.shared.errors import NotFound
+from services.shared.migrations import PagedMigration
 from services.shared.storage import connect
+
+log = logging.getLogger(__name__)
 
 SHARDS = 8  # a whole activity approved at once credits side by side: spread its records
 MAX_MONTHS = 60  # what one report may ask for (reports.MAX_MONTHS)
@@ -165,3 +173,74 @@ class CenterTallyIndexes(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         return None
+
+
+# --- credits stored before this tally existed ------------------------------------------------
+
+BACKFILL = "earlier_credits"
+BACKFILL_INTERVAL_SECONDS = 1  # a page a tick, in the background
+HOURS_CREDIT_KEY = re.compile(r"^hours:(?P<record_id>.+):credit$")
+
+
+class EarlierCredits:
+    """Brings credits of hours stored before the tally into it, once per database: the ledger
+    walked in ``_id`` order a page a tick (shared.migrations.PagedMigration). The ledger knows
+    neither a record's center nor its activity's start, so each untallied credit asks the
+    volunteer service (``records(record_ids) -> {record id: {center_id, category,
+    activity_starts_at}}``). Every addition is keyed by record, as live credits' are: a page
+    handled twice, or beside a live redelivery, adds nothing twice."""
+
+    def __init__(self, ledger, records, page_size=None):
+        self.ledger = ledger
+        self.tally = center_tally_of(ledger)
+        self.records = records
+        self.migration = PagedMigration(self.tally.log.migrations, BACKFILL, [
+            ("ledger", ledger.accounts.entries, self.credits)], page_size or migrations.PAGE_SIZE)
+
+    def tick(self):
+        return self.migration.tick()
+
+    def credits(self, page):
+        credits = {}
+        for entry in page:
+            matched = HOURS_CREDIT_KEY.match(entry.get("key", ""))
+            if matched and "seq" in entry and not entry.get("refused"):
+                credits[matched["record_id"]] = entry
+        untallied = [record_id for record_id in credits
+                     if self.tally.log.find_by_key(credit_key(record_id)) is None]
+        found = self.records(untallied) if untallied else {}
+        for record_id in untallied:
+            record = found.get(record_id)
+            if record is None:
+                log.error("credit of hours %s names no record: left out of center reports",
+                          record_id)
+                continue
+            tally_credit(self.ledger, dict(record, record_id=record_id,
+                                           volunteer_id=credits[record_id]["stream"]),
+                         credits[record_id])
+        return True
+
+
+def records_through(volunteer):
+    """EarlierCredits' ``records`` through the volunteer service's RPCs: each record, then its
+    activity (once per activity), side by side. A record it does not know is left out."""
+    def record_or_none(record_id):
+        try:
+            return volunteer.get_hours(SERVICE_ACTOR, record_id)
+        except NotFound:
+            return None
+
+    def records(record_ids):
+        pool = eventlet.GreenPool(WALK_CONCURRENCY)
+        found = dict(zip(record_ids, pool.imap(record_or_none, record_ids)))
+        activity_ids = list({r["activity_id"] for r in found.values() if r is not None})
+        activities = dict(zip(activity_ids, pool.imap(volunteer.get_activity, activity_ids)))
+        out = {}
+        for record_id, record in found.items():
+            if record is not None:
+                activity = activities[record["activity_id"]]
+                out[record_id] = {
+                    "center_id": activity["center_id"], "category": activity["category"],
+                    "activity_starts_at": dt.datetime.fromisoformat(activity["starts_at"])}
+        return out
+    return records

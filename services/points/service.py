@@ -211,6 +211,12 @@ class PointsService(ExposesMetrics):
         return center_tally.center_tally_of(self.ledger).points_by_record(q["center_id"],
                                                                           q["months"])
 
+    @timer(interval=center_tally.BACKFILL_INTERVAL_SECONDS)
+    def tally_earlier_credits_for_centers(self):
+        """Credits stored before the center tally join it, a page a tick, once per database."""
+        center_tally.EarlierCredits(self.ledger,
+                                    center_tally.records_through(self.volunteer)).tick()
+
     @rpc
     def get_balance(self, account):
         """The balance off the last entry, with its points by expiry date (oldest first) and

@@ -1,14 +1,19 @@
 """The center report's points: PointsService tallies what each record earned per center and
 month of service (services/points/center_tally.py), on the in-memory store."""
+from datetime import datetime
+
 import pytest
 from nameko.testing.services import worker_factory
 
 from services.points import center_tally
 from services.points.center_tally import CenterPointsTally, center_tally_of
+from services.points.ledger import Ledger
 from services.points.scheme_store import scheme_store_of
 from services.points.service import PointsService
 from services.shared.errors import InvalidInput
+from tests.unit.fakes import FakeDatabase
 from tests.unit.test_points_service import APPROVED, REVOKED
+from tests.unit.test_volunteer_backfill import PagedCollection
 
 
 @pytest.fixture
@@ -144,3 +149,48 @@ def test_a_bad_query_is_refused_with_its_field(service, query, field):
 def test_a_month_stream_is_one_of_the_months_shards():
     stream = center_tally.month_stream("ctr_1", "2024-05", "hrs_1")
     assert stream in center_tally.month_streams("ctr_1", "2024-05")
+
+
+# --- credits stored before the tally ----------------------------------------------------------
+
+def before_the_tally(monkeypatch):
+    """The credit path of before: no center tally."""
+    monkeypatch.setattr(center_tally, "tally_credit", lambda *args: None)
+    monkeypatch.setattr(center_tally, "tally_reversal", lambda *args: None)
+
+
+def test_credits_stored_before_the_tally_join_it_once(monkeypatch):
+    db = FakeDatabase(ledger=PagedCollection())
+    db.ledger.database = db  # as FakeDatabase gives its own collections
+    ledger = Ledger(db)
+    ledger.ensure_indexes()
+    service = worker_factory(PointsService, ledger=ledger)
+    with monkeypatch.context() as patched:
+        before_the_tally(patched)
+        for record_id in ("hrs_1", "hrs_2", "hrs_3", "hrs_gone"):
+            service.on_hours_approved(approved(record_id, volunteer_id=f"vol_{record_id}"))
+        service.on_hours_revoked(dict(revoked("hrs_2"), volunteer_id="vol_hrs_2"))
+    service.debit({"account": "vol_hrs_3", "points": 5, "key": "redemption:r1", "kind": "redeem",
+                   "reason": "a gift", "ref_type": "redemption", "ref_id": "r1", "by": "usr_9"})
+    service.on_hours_approved(approved("hrs_4"))  # tallied live
+    assert report_points(service) == {"hrs_4": 25}
+
+    asked = []
+
+    def records(record_ids):
+        asked.extend(record_ids)
+        return {record_id: {"center_id": "ctr_1", "category": "other",
+                            "activity_starts_at": datetime.fromisoformat(
+                                APPROVED["activity_starts_at"])}
+                for record_id in record_ids if record_id != "hrs_gone"}
+
+    center_tally.EarlierCredits(ledger, records, page_size=2).migration.run_to_end()
+    assert report_points(service) == {"hrs_1": 25, "hrs_3": 25, "hrs_4": 25}
+    assert sorted(asked) == ["hrs_1", "hrs_2", "hrs_3", "hrs_gone"]  # not the tallied one
+    assert center_tally.EarlierCredits(ledger, records).tick()  # finished: one lookup
+    tallied = len(center_tally_of(ledger).log.entries.docs)
+    center_tally_of(ledger).log.migrations.docs.clear()  # a replica that walks it all again
+    asked.clear()
+    center_tally.EarlierCredits(ledger, records).migration.run_to_end()
+    assert asked == ["hrs_gone"] and len(center_tally_of(ledger).log.entries.docs) == tallied
+    assert report_points(service) == {"hrs_1": 25, "hrs_3": 25, "hrs_4": 25}
