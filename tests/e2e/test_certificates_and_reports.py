@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import new_community
+from tests.support import wait_until
 
 CERTIFICATES = "/api/v1/certificates"
 
@@ -135,18 +136,25 @@ def test_the_report_adds_up_the_approved_hours(api, admin, center):
     revoked, = logged(api, center, activity(api, center, "2026-10-21"), (zhang, 50))
     decide(api, center, revoked, "approve")
     decide(api, center, revoked, "revoke", "未到场")  # and zhang_november stays pending
+    # Points under the default scheme: Oct 5 is a holiday (× 1.2), elder care × 1.5. Li earns
+    # 36 (Oct 5) + 6 (Nov 9) + 25 (Sep 28, outside the range); Zhang 18, and 12 taken back.
+    zhang_token = api.login(f"zhang{center['suffix']}", "zhang-pass-1")
+    wait_until(lambda: points_of(api, li, center["volunteer"]) == 67 and
+               sorted(e["kind"] for e in statement(api, zhang, zhang_token)) ==
+               ["earn", "earn", "reversal"], message="every credit and the reversal")
 
     url = f"/api/v1/centers/{center['center_id']}/report?from=2026-10-01&to=2026-11-30"
     response = api.get(url, token=center["staff"])
     assert response.status_code == 200, response.text
     report = response.json()
-    assert report["approved_minutes"] == 225
-    assert report["by_month"] == [{"month": "2026-10", "approved_minutes": 180},
-                                  {"month": "2026-11", "approved_minutes": 45}]
-    minutes_of = {c["category"]: c["approved_minutes"] for c in report["by_category"]}
-    assert (minutes_of["elder_care"], minutes_of["culture_sports"]) == (180, 45)
-    assert [(v["name"], v["approved_minutes"]) for v in report["volunteers"]] == \
-        [("李伟", 165), ("张敏", 60)]
+    assert (report["approved_minutes"], report["points"]) == (225, 60)
+    assert report["by_month"] == [{"month": "2026-10", "approved_minutes": 180, "points": 54},
+                                  {"month": "2026-11", "approved_minutes": 45, "points": 6}]
+    minutes_of = {c["category"]: (c["approved_minutes"], c["points"])
+                  for c in report["by_category"]}
+    assert (minutes_of["elder_care"], minutes_of["culture_sports"]) == ((180, 54), (45, 6))
+    assert [(v["name"], v["approved_minutes"], v["points"]) for v in report["volunteers"]] == \
+        [("李伟", 165, 42), ("张敏", 60, 18)]
     assert api.get(url, token=admin).json() == report
 
     sheet = api.get(url + "&format=csv", token=center["staff"])
@@ -155,8 +163,23 @@ def test_the_report_adds_up_the_approved_hours(api, admin, center):
     assert sheet.content.startswith(b"\xef\xbb\xbf") and b"\r\n" in sheet.content
     rows = list(csv.reader(io.StringIO(sheet.content.decode("utf-8-sig"), newline="")))
     assert rows[0][1] == "新华社区服务中心"
-    assert ["2026-10", "180", "3 小时"] in rows
-    assert [li, "李伟", "165", "2 小时 45 分钟"] in rows and [zhang, "张敏", "60", "1 小时"] in rows
+    assert ["合计积分 Total points", "60"] in rows
+    assert ["2026-10", "180", "3 小时", "54"] in rows
+    assert ["culture_sports", "文体活动", "45", "45 分钟", "6"] in rows
+    assert [li, "李伟", "165", "2 小时 45 分钟", "42"] in rows
+    assert [zhang, "张敏", "60", "1 小时", "18"] in rows
+
+
+def statement(api, volunteer_id, token):
+    response = api.get(f"/api/v1/volunteers/{volunteer_id}/statement", token=token)
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def points_of(api, volunteer_id, token):
+    response = api.get(f"/api/v1/volunteers/{volunteer_id}/balance", token=token)
+    assert response.status_code == 200, response.text
+    return response.json()["balance"]
 
 
 def test_a_report_is_for_staff_of_its_center_and_admin(api, admin, center):
