@@ -20,28 +20,24 @@ The points counted are what the record earned (``gross``): a credit that paid ba
 whose points went above the storage cap to the fund, still earned them.
 """
 import datetime as dt
-import hashlib
 import logging
 import re
 import weakref
 
 import eventlet
 from marshmallow import fields, validate
-from nameko.extensions import DependencyProvider
 
 from services.points import scheme
-from services.shared.appendlog import AppendLog
-from services.shared.config import db_name
-from services.shared import migrations
 from services.points.movements import SERVICE_ACTOR
+from services.shared import migrations
+from services.shared.appendlog import AppendLog
+from services.shared.center_months import month_stream, month_streams
 from services.shared.contracts import Contract, Id
 from services.shared.errors import NotFound
 from services.shared.migrations import PagedMigration
-from services.shared.storage import connect
 
 log = logging.getLogger(__name__)
 
-SHARDS = 8  # a whole activity approved at once credits side by side: spread its records
 MAX_MONTHS = 60  # what one report may ask for (reports.MAX_MONTHS)
 WALK_CONCURRENCY = 16
 MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -50,15 +46,6 @@ MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 def month_of(starts_at):
     """The activity's local month, as the report's months are (both Asia/Shanghai)."""
     return scheme.local_date(starts_at).strftime("%Y-%m")
-
-
-def month_stream(center_id, month, record_id):
-    shard = int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
-    return f"{center_id}:{month}:{shard}"
-
-
-def month_streams(center_id, month):
-    return [f"{center_id}:{month}:{shard}" for shard in range(SHARDS)]
 
 
 def credit_key(record_id):
@@ -140,10 +127,13 @@ _tallies = weakref.WeakKeyDictionary()
 
 
 def center_tally_of(ledger):
-    """The tally on the ledger's database, one per ledger (like scheme_store_of)."""
+    """The tally on the ledger's database, one per ledger (like scheme_store_of), its unique
+    keys made before its first use (a ledger lives as long as its service container)."""
     tally = _tallies.get(ledger)
     if tally is None:
-        tally = _tallies.setdefault(ledger, CenterPointsTally(ledger.accounts.entries.database))
+        tally = CenterPointsTally(ledger.accounts.entries.database)
+        tally.ensure_indexes()
+        tally = _tallies.setdefault(ledger, tally)
     return tally
 
 
@@ -158,21 +148,6 @@ def tally_credit(ledger, event, credit):
 def tally_reversal(ledger, record_id):
     """The reversal's next step, after the ledger's reversal entry."""
     center_tally_of(ledger).add_reversal(record_id)
-
-
-class CenterTallyIndexes(DependencyProvider):
-    """Creates the tally's unique keys when the points container starts (as SchemeLogIndexes
-    does for the scheme logs); workers reach the tally through center_tally_of(ledger)."""
-
-    def start(self):
-        client = connect(self.container.config["MONGO_URL"])
-        try:
-            CenterPointsTally(client[db_name(self.container.config, "points")]).ensure_indexes()
-        finally:
-            client.close()
-
-    def get_dependency(self, worker_ctx):
-        return None
 
 
 # --- credits stored before this tally existed ------------------------------------------------

@@ -63,7 +63,6 @@ class PointsService(ExposesMetrics):
             self._credit(contracts.HoursApprovedSchema().load(payload))
 
     scheme_indexes = SchemeLogIndexes()
-    center_tally_indexes = center_tally.CenterTallyIndexes()
 
     @property
     def schemes(self):

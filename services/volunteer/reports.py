@@ -14,35 +14,23 @@ streams by center and month, keyed by record); the gateway asks it for the repor
 credit is asynchronous), and count what each record earned, net of revocations. Credits stored
 before that tally existed are brought into it once by the points service's backfill.
 
-A month is split into SHARDS streams by record: approving a whole activity follows its records
-side by side (16 at once), and on a single stream they would all race for the same next entry.
+A month is split into SHARDS streams by record (services/shared/center_months.py).
 """
 import csv
 import datetime as dt
-import hashlib
 import io
 
+# Re-exported: the volunteer service's callers name a month's streams from here.
+from services.shared.center_months import month_stream, month_streams  # noqa: F401
 from services.shared.errors import InvalidInput
 from services.volunteer.certificate import CATEGORY_NAMES, hours_text, local_date
 
 CATEGORIES = tuple(CATEGORY_NAMES)
 MAX_MONTHS = 60  # a report covers at most five years: each month is SHARDS streams to walk
-SHARDS = 8
 
 
 def month_of(moment):
     return local_date(moment).strftime("%Y-%m")
-
-
-def month_stream(center_id, month, record_id):
-    """The stream a record's minutes are tallied in: its center, month and shard."""
-    shard = int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
-    return f"{center_id}:{month}:{shard}"
-
-
-def month_streams(center_id, month):
-    """Every stream of a center's month, for a report to walk."""
-    return [f"{center_id}:{month}:{shard}" for shard in range(SHARDS)]
 
 
 def tally_fields(record):

@@ -327,7 +327,8 @@ def test_the_csv_opens_in_excel_with_its_chinese_and_runs_no_formula():
           "volunteer_id": "vol_x"}],
         {"vol_1": "李伟", "vol_x": "=HYPERLINK(\"http://evil\")"})
     text = reports.report_csv(reports.with_points(report_doc, [
-        point_record("hrs_1", "vol_1", "elder_care", 37), point_record("hrs_2", "vol_x", "other", 5)]))
+        point_record("hrs_1", "vol_1", "elder_care", 37),
+        point_record("hrs_2", "vol_x", "other", 5)]))
     assert text.startswith("\ufeff")
     data = text.encode("utf-8")
     assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
