@@ -362,3 +362,27 @@ def test_the_volunteers_list_of_redemptions_shows_merchant_redemptions_with_thei
         (second["id"], "completed", "merchant_offer", 30),
         (first["id"], "cancelled", "merchant_offer", 30)]
     assert page["items"][0]["reward_title"] == "rwd_noodles title"
+
+
+def test_a_counter_saga_stored_half_way_by_the_earlier_code_is_finished_by_recovery(shop):
+    """What the counter's saga before rewards/saga.py left at a crash (its marker, the
+    redemption, the day's quota and the code taken under their keys, no outcome) is finished
+    under the same keys, once: debited, owed, unmarked."""
+    shop.offer("rwd_lunch", "mer_1", 10, daily_quota=2)
+    code = shop.code()
+    m = shop.store.merchant
+    m.pending.collection.insert_one({"_id": "mrd_old", "since": None})
+    m.redemptions.insert_one({
+        "_id": "mrd_old", "code": code, "reward_id": "rwd_lunch", "title": "lunch",
+        "merchant_id": "mer_1", "volunteer_id": "vol_1", "points": 10, "daily_quota": 2,
+        "day": "2026-11-20", "timezone": "Asia/Shanghai", "by": "usr_shop",
+        "created_at": now()})
+    stream = merchants.quota_stream("rwd_lunch", "2026-11-20")
+    m.quota.append(stream, -1, key="mrd_old:quota", floor=-2,
+                   fields={"redemption_id": "mrd_old"})
+    m.decide_code(code, redemption_id="mrd_old")
+    shop.service.resume_merchant_sagas()
+    assert m.outcomes.find_one({"_id": "mrd_old"})["status"] == "completed"
+    assert m.quota.total(stream) == -1 and shop.owed() == 10
+    assert shop.ledger.find("redemption:mrd_old")["delta"] == -10 and shop.balance() == 90
+    assert m.pending.collection.find_one({}) is None

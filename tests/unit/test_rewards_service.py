@@ -179,3 +179,21 @@ def test_redemptions_finished_before_outcomes_were_documents_keep_their_status(d
     store.ensure_indexes()
     assert store.redemption("rdm_old")["status"] == "confirmed"
     assert store.pending.collection.find_one({}) is None
+
+
+def test_a_saga_stored_half_way_by_the_earlier_code_is_finished_by_recovery(service, store):
+    """What the saga before rewards/saga.py left at a crash (its marker, the redemption, the
+    stock taken under ``<rid>:take``, no outcome) is finished under the same keys, once."""
+    store.pending.collection.insert_one({"_id": "rdm_old", "since": None})
+    store.redemptions.insert_one({
+        "_id": "rdm_old", "reward_id": "rwd_1", "volunteer_id": "vol_1", "quantity": 2,
+        "points": 60, "created_at": dt.datetime(2026, 11, 20, tzinfo=dt.timezone.utc),
+        "pickup_day": None, "pickup_code": "123456", "by": "usr_li"})
+    store.stock.append("rwd_1", -2, key="rdm_old:take", fields={"reason": "redeemed",
+                                                                "by": "usr_li"})
+    service.resume_stalled_redemptions()
+    assert store.redemption("rdm_old")["status"] == "confirmed"
+    assert store.stock.total("rwd_1") == INITIAL_STOCK - 2  # not taken again
+    [(sent,)] = [call.args for call in service.points.debit.call_args_list]
+    assert (sent["key"], sent["points"]) == ("redemption:rdm_old", 60)
+    assert store.pending.collection.find_one({}) is None
