@@ -44,19 +44,19 @@ class Step:
     settle: Optional[Callable[[], object]] = None
 
 
-def log_step(log_, stream, amount, key, floor, failure, fields, back_key, back_fields=None):
+def log_step(append_log, stream, amount, key, floor, failure, fields, back_key, back_fields=None):
     """Take ``amount`` from ``stream`` of an append-only log down to ``floor`` (``failure``
     when that would breach it); give back by an entry of its own under ``back_key``."""
     def take():
         try:
-            log_.append(stream, -amount, key=key, floor=floor, fields=fields)
+            append_log.append(stream, -amount, key=key, floor=floor, fields=fields)
         except FloorBreached:
             return failure
         return None
 
     def give_back():
-        log_.append(stream, amount, key=back_key, floor=None,
-                    fields=fields if back_fields is None else back_fields)
+        append_log.append(stream, amount, key=back_key, floor=None,
+                          fields=fields if back_fields is None else back_fields)
     return Step(take, (failure,), give_back)
 
 
