@@ -28,10 +28,29 @@ from services.shared.errors import InvalidInput, KeyReused, RuleViolation
 from services.shared.storage import connect
 
 
+class DayLog(AppendLog):
+    """The daily cap's log: a stream per volunteer and day holds a few entries (a share per
+    record of the day, a release per revocation), so it is walked from its first entry
+    instead of keeping a head hint: an append costs its claim and its entry, one lookup per
+    entry of the day and no hint read or write. Every decision is still AppendLog's (the
+    insert of entry n under its unique ``_id``, the key's claim)."""
+
+    def last_entry(self, stream):
+        seq, last = 0, {}
+        while True:
+            nxt = self.entries.find_one({"_id": entry_id(stream, seq + 1)})
+            if nxt is None:
+                return seq, last
+            seq, last = seq + 1, nxt
+
+    def _advance_hint(self, stream, doc):
+        pass  # no hint: see the class
+
+
 class SchemeStore:
     def __init__(self, db):
         self.versions_log = AppendLog(db, "scheme_versions")
-        self.daily = AppendLog(db, "daily_minutes")
+        self.daily = DayLog(db, "daily_minutes")
         self._versions = {}  # community -> tuple of (Scheme, entry), in publication order
 
     def ensure_indexes(self):

@@ -7,11 +7,15 @@ from datetime import timedelta
 import pytest
 from nameko.testing.services import worker_factory
 
+from services.points.ledger import Ledger
+from services.points.scheme_store import scheme_store_of
+from services.points.service import PointsService
 from services.shared.outbox import OutboxWriter
 from services.volunteer import domain, reports
 from services.volunteer.service import VolunteerService
 from services.volunteer.storage import VolunteerStore
 from tests.unit.fakes import FakeCollection, FakeDatabase
+from tests.unit.test_points_service import approved, credit_of, revoked
 from tests.unit.test_worker_volunteer import STAFF, STARTS
 
 VOLUNTEERS = [f"vol_{n:02d}" for n in range(20)]
@@ -142,3 +146,24 @@ def assert_followed_once(service, center_extra=0):
     assert sum(store.center_minutes.total(stream) for stream in streams) == \
         sum(r["minutes"] for r in records) + center_extra
     assert store.in_flight.collection.count_documents({}) == 0
+
+
+def test_a_share_of_the_daily_cap_costs_its_claim_its_entry_and_a_lookup_per_entry_of_the_day():
+    """The day's log keeps no head hint (a day holds a few entries): no hint read or written;
+    racing shares still decide by the insert of entry n (tests/integration/test_daily_cap.py)."""
+    db = CountedDatabase()
+    ledger = Ledger(db)
+    ledger.ensure_indexes()
+    scheme_store_of(ledger).ensure_indexes()
+    points = worker_factory(PointsService, ledger=ledger)
+    points.on_hours_approved(approved("hrs_1", minutes=300))
+    db.calls.clear()
+    points.on_hours_approved(approved("hrs_2", minutes=300))
+    assert {key: n for key, n in db.calls.items() if key[0].startswith("daily_minutes")} == {
+        ("daily_minutes", "find_one"): 2,       # entry 1, then entry 2 is free
+        ("daily_minutes_keys", "insert_one"): 1, ("daily_minutes", "insert_one"): 1}
+    assert credit_of(ledger, "hrs_2")["rule"]["creditable_minutes"] == 180
+    points.on_hours_revoked(revoked("hrs_1"))
+    points.on_hours_approved(approved("hrs_3", minutes=400))
+    daily = scheme_store_of(ledger).daily
+    assert daily.head("vol_1/2024-05-07") == (4, 480) and daily.verify("vol_1/2024-05-07")
