@@ -46,7 +46,10 @@ def verify_ledger(db, now=None):
     # a stalled one, so past the stall window a missing side is a finding.
     moving = verify.fresh_markers(MovementStore(db).pending.collection.find({}),
                                   now or clock.now(), inflight.STALLED_AFTER)
-    return verify.verify(log.entries.find({}), heads=log.heads.find({}),
+    # The heads before the entries: a head is written after its entry, so heads read first never
+    # lead the entries read next, while the services go on appending (read after, one could).
+    heads = list(log.heads.find({}))
+    return verify.verify(log.entries.find({}), heads=heads,
                          find_by_key=ledger.find, in_flight=moving.__contains__)
 
 
