@@ -30,7 +30,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import ROOT, balance, earn, new_community, working_day_slot
+from tests.e2e.conftest import ROOT, balance, new_community, working_day_slot
 from tests.e2e.test_merchants import merchant_of, new_code, offer, redeem
 from tests.e2e.test_neighbour_services import book, sessions
 from tests.e2e.test_supervision import ctl, pid_of
@@ -50,22 +50,13 @@ DONE = {GIFT: "confirmed", SERVICE: "confirmed", OFFER: "completed"}
 RECOVERY_WAIT = 90
 
 
-def volunteers(api, admin, count, minutes):
-    """A community with a shelf keeper and ``count`` volunteers holding minutes/6 points."""
-    community, center, staff, suffix = new_community(api, admin, name="幸福社区", code="xf")
-    return staff, [person(api, community, center, staff, f"kill{suffix}{n}", minutes)
-                   for n in range(count)]
-
-
-def person(api, community, center, staff, username, minutes):
+def person(api, community, center, staff, username):
     volunteer = api.created(f"{B}/volunteers", {
         "community_id": community["id"], "name": "志愿者", "phone": fresh_phone(),
         "username": username, "password": "li-pass-123"}, staff)
     someone = {"community_id": community["id"], "center_id": center["id"], "staff": staff,
                "volunteer_id": volunteer["id"],
                "volunteer": api.login(username, "li-pass-123")}
-    if minutes:
-        earn(api, someone, minutes)
     return someone
 
 
@@ -92,12 +83,12 @@ class Neighbourhood:
 
 @pytest.fixture(scope="module")
 def residents(api, admin):
-    """A community's staff, five volunteers and a merchant's login, shared by the kill tests
-    (logins are slow on purpose); each test earns anew and has its own gift, service, offer."""
+    """A community's staff, five volunteers and a merchant's login, shared by this file's tests
+    (logins are slow on purpose); each test earns anew and has its own rewards."""
     community, center, staff, suffix = new_community(api, admin, name="和睦社区", code="hm")
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         everyone = list(pool.map(lambda n: person(api, community, center, staff,
-                                                  f"cut{suffix}{n}", 0), range(5)))
+                                                  f"cut{suffix}{n}"), range(5)))
     merchant, shop = merchant_of(api, admin, everyone[0])
     return center, staff, everyone, merchant, shop
 
@@ -394,8 +385,11 @@ def check_exact(api, hood, answers, redemptions, earned):
     assert quota_left(api, hood) == DAILY_QUOTA - made[OFFER]
 
 
-def test_twenty_concurrent_redemptions_of_five_in_stock_redeem_exactly_five(api, admin):
-    staff, people = volunteers(api, admin, 4, 300)  # 50 points each: more than enough
+def test_twenty_concurrent_redemptions_of_five_in_stock_redeem_exactly_five(api, residents):
+    center, staff, everyone = residents[:3]
+    people = everyone[:4]
+    earn_together(api, staff, center["id"], people, [300] * 4)  # 50 more points each: enough
+    before = [balance(api, someone)["balance"] for someone in people]
     gift = api.created(f"{B}/rewards", {"kind": GIFT, "title": "大米 5kg",
                                         "cost_points": COST, "stock": 5}, staff)
     attempts = [someone for someone in people for _ in range(5)]
@@ -417,7 +411,7 @@ def test_twenty_concurrent_redemptions_of_five_in_stock_redeem_exactly_five(api,
     items = api.get(f"{B}/rewards?community_id={people[0]['community_id']}&kind=gift",
                     token=people[0]["volunteer"]).json()["items"]
     assert next(item["stock"] for item in items if item["id"] == gift["id"]) == 0
-    spent = sum(50 - balance(api, someone)["balance"] for someone in people)
+    spent = sum(had - balance(api, someone)["balance"] for someone, had in zip(people, before))
     assert spent == 5 * COST
 
 
