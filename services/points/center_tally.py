@@ -127,13 +127,11 @@ _tallies = weakref.WeakKeyDictionary()
 
 
 def center_tally_of(ledger):
-    """The tally on the ledger's database, one per ledger (like scheme_store_of), its unique
-    keys made before its first use (a ledger lives as long as its service container)."""
+    """The tally on the ledger's database, one per ledger (like scheme_store_of). Its unique
+    keys are made when the container starts (PointsService.center_tally_indexes)."""
     tally = _tallies.get(ledger)
     if tally is None:
-        tally = CenterPointsTally(ledger.accounts.entries.database)
-        tally.ensure_indexes()
-        tally = _tallies.setdefault(ledger, tally)
+        tally = _tallies.setdefault(ledger, CenterPointsTally(ledger.accounts.entries.database))
     return tally
 
 

@@ -63,6 +63,8 @@ class PointsService(ExposesMetrics):
             self._credit(contracts.HoursApprovedSchema().load(payload))
 
     scheme_indexes = SchemeLogIndexes()
+    # Its start makes the center tally's unique keys; workers use center_tally_of(ledger).
+    center_tally_indexes = MongoStore("points", center_tally.CenterPointsTally)
 
     @property
     def schemes(self):

@@ -19,6 +19,7 @@ from tests.unit.test_volunteer_backfill import PagedCollection
 @pytest.fixture
 def service(ledger):
     scheme_store_of(ledger).ensure_indexes()
+    center_tally_of(ledger).ensure_indexes()  # center_tally_indexes does this in a container
     return worker_factory(PointsService, ledger=ledger)
 
 
