@@ -1,55 +1,23 @@
 """Two neighbours book one slot of a service at the same moment, on the real broker and store:
 both read the slot's stock stream before either writes, both insert its next entry, the unique
 ``_id`` lets exactly one in; the other booking fails out of stock and pays nothing."""
-import itertools
-import threading
 import uuid
 
 from nameko.standalone.events import event_dispatcher
-from pymongo.errors import DuplicateKeyError
 
 from services.points.service import PointsService
 from services.rewards.service import RewardsService
 from services.shared.errors import OutOfStock
-from services.shared.storage import MongoStore
+from tests.integration.races import HeldInserts, outcomes, service_store
 from tests.integration.test_points_service import approval
 from tests.support import wait_until
 
 SLOT = "2030-03-02T09:00:00+08:00"
 
 
-class HeldSlotTakes:
-    """The stock log's entries collection, holding the first ``parties`` inserts that take a
-    slot until all have arrived (so each read the stream's head before any wrote), and counting
-    the inserts the unique ``_id`` refused."""
-
-    def __init__(self, collection, parties=2):
-        self._collection = collection
-        self._barrier = threading.Barrier(parties)
-        self._calls = itertools.count()
-        self._parties = parties
-        self.refused = 0
-
-    def __getattr__(self, name):
-        return getattr(self._collection, name)
-
-    def insert_one(self, doc, *args, **kwargs):
-        if "@" in doc["stream"] and doc["delta"] < 0 and next(self._calls) < self._parties:
-            self._barrier.wait(timeout=20)  # broken (and the test failed) unless both got here
-        try:
-            return self._collection.insert_one(doc, *args, **kwargs)
-        except DuplicateKeyError:
-            self.refused += 1
-            raise
-
-
-def rewards_store(container):
-    return next(d for d in container.dependencies if isinstance(d, MongoStore)).store
-
-
 def test_two_bookings_of_one_slot_at_once_leave_exactly_one_booked(start, rpc, service_config):
     start(PointsService)
-    store = rewards_store(start(RewardsService))
+    store = service_store(start(RewardsService))
     community = f"com_{uuid.uuid4().hex[:8]}"
     provider = {"user_id": "usr_zhao", "role": "volunteer", "subject_id": "vol_zhao",
                 "community_id": community}
@@ -64,21 +32,18 @@ def test_two_bookings_of_one_slot_at_once_leave_exactly_one_booked(start, rpc, s
         "kind": "service", "title": "Haircut", "cost_points": 20, "location": "Room 3",
         "duration_minutes": 30, "slots": [SLOT]})
 
-    store.stock.entries = held = HeldSlotTakes(store.stock.entries)
-    calls = [rpc.rewards.redeem.call_async(n, {"reward_id": service["id"],
-                                               "volunteer_id": n["subject_id"], "slot": SLOT})
-             for n in neighbours]
-    outcomes = []
-    for call in calls:
-        try:
-            outcomes.append(call.result())
-        except OutOfStock as refused:
-            outcomes.append(refused)
+    # Held: the inserts taking a session (its stream is "<service>@<slot>") off the stock log.
+    store.stock.entries = held = HeldInserts(
+        store.stock.entries, lambda doc: "@" in doc["stream"] and doc["delta"] < 0)
+    results = outcomes([rpc.rewards.redeem.call_async(n, {
+        "reward_id": service["id"], "volunteer_id": n["subject_id"], "slot": SLOT})
+        for n in neighbours], OutOfStock)
 
-    assert held.refused >= 1, "the two bookings never raced for the slot's entry"
-    booked = [o for o in outcomes if isinstance(o, dict)]
-    assert len(booked) == 1 and booked[0]["status"] == "confirmed", outcomes
-    assert sum(isinstance(o, OutOfStock) for o in outcomes) == 1
+    assert held.race.all_met and held.refused >= 1, \
+        "the two bookings never raced for the slot's entry"
+    booked = [o for o in results if isinstance(o, dict)]
+    assert len(booked) == 1 and booked[0]["status"] == "confirmed", results
+    assert sum(isinstance(o, OutOfStock) for o in results) == 1
     winner = booked[0]["volunteer_id"]
     for n in neighbours:
         expected = 5 if n["subject_id"] == winner else 25

@@ -1,10 +1,12 @@
-"""On-site sign-in on the real broker and store: check-outs racing each other."""
+"""On-site sign-in on the real broker and store: check-outs racing each other, all held where
+they have found no check-out and are about to store theirs."""
 import uuid
 from datetime import timedelta
 
 from services.shared.clock import now
 from services.shared.errors import Conflict
 from services.volunteer.service import VolunteerService
+from tests.integration.races import HeldInserts, outcomes, service_store
 from tests.integration.test_hours_sheets import setup_center
 
 RACERS = 8
@@ -29,24 +31,23 @@ def test_check_outs_at_once_store_one_check_out_and_log_one_record(start, rpc, s
                                                                   monkeypatch):
     moment = [now() - timedelta(minutes=50)]  # the service's clock: check in 50 minutes ago
     monkeypatch.setattr(VolunteerService, "clock", staticmethod(lambda: moment[0]))
-    start(VolunteerService)
+    container = start(VolunteerService)
     community_id, _, staff = setup_center(rpc)
     volunteer, activity_id = volunteer_at_activity(rpc, staff, community_id)
     code = rpc.volunteer.sign_in_code(staff, activity_id)["code"]
     rpc.volunteer.check_in(volunteer, activity_id, {"code": code})
     moment[0] = now()
+    service_db = service_store(container).db
+    service_db.check_outs = held = HeldInserts(service_db.check_outs, lambda doc: True,
+                                               parties=RACERS)
 
-    replies = [rpc.volunteer.check_out.call_async(volunteer, activity_id, {"code": code})
-               for _ in range(RACERS)]
-    outcomes = []
-    for reply in replies:
-        try:
-            outcomes.append(reply.result())
-        except Conflict as exc:
-            outcomes.append(exc.code)
+    results = outcomes([rpc.volunteer.check_out.call_async(volunteer, activity_id, {
+        "code": code}) for _ in range(RACERS)], Conflict)
 
-    done = [o for o in outcomes if isinstance(o, dict)]
-    assert len(done) == 1 and outcomes.count("already_checked_out") == RACERS - 1, outcomes
+    assert held.race.all_met, "the check-outs never met before storing theirs"
+    done = [o for o in results if isinstance(o, dict)]
+    refused = [o.code for o in results if isinstance(o, Conflict)]
+    assert len(done) == 1 and refused == ["already_checked_out"] * (RACERS - 1), results
     db = store("volunteer")
     assert db.check_outs.count_documents({"activity_id": activity_id}) == 1
     records = list(db.hours.find({"activity_id": activity_id}))
