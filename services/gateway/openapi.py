@@ -254,6 +254,13 @@ ERROR_NOTES = {
         "429": "too_many_wrong_codes: 10 wrong codes per merchant per 15 minutes; Retry-After"},
     ("post", "/redemptions/{redemption_id}/cancel"): {
         "409": "already_fulfilled, or redemption_pending / _failed"},
+    **{("post", f"/activities/{{activity_id}}/{step}"): {
+        "422": "wrong_code: not the activity's current code; sign_in_not_open, sign_in_closed; "
+               "check-out: not_checked_in, no_minutes_served",
+        "429": "too_many_attempts: 5 wrong codes per volunteer in 15 minutes lock them out for "
+               "5 minutes (twice as long each time within a day); 30 wrong codes at one "
+               "activity lock its code for a minute, the right code included; Retry-After"}
+       for step in ("check-in", "check-out")},
 }
 
 

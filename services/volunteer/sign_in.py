@@ -15,6 +15,10 @@ the next), a check-in and a check-out are each keyed by (activity, volunteer). T
 once store one check-out; its record is logged through the same path as staff sheets
 (``VolunteerService._log_entries``) under a request key derived from the check-out, so both
 runs meet the same record and every rule on records applies.
+
+Wrong codes are throttled per volunteer and per activity (throttle.sign_in_budgets): a code is
+compared only in a place of both budgets, taken by a unique insert first, so racing guesses get
+no more comparisons than the budget; past it, 429 with Retry-After, as for logins.
 """
 import datetime as dt
 import hmac
@@ -28,7 +32,7 @@ from services.shared.contracts import load
 from services.shared.errors import Conflict, Forbidden, RuleViolation
 from services.shared.ids import derived_id
 from services.shared.storage import insert_or_replay
-from services.volunteer import domain
+from services.volunteer import domain, throttle
 
 # Upper-case letters and digits without the look-alikes 0/O, 1/I/L: read off a screen and typed
 # on a phone without doubt. 31 symbols, 6 of them: about 8.9e8 codes.
@@ -176,9 +180,15 @@ class SignInEntrypoints:
             raise Forbidden("only a volunteer checks in and out, from their own login")
         return actor, activity, actor["subject_id"], load(contracts.SignInCodeIn(), body)["code"]
 
-    def _check_code(self, activity, step, typed, at):
+    def _check_code(self, activity, volunteer_id, step, typed, at):
         check_window(activity, step, at)
-        if not code_matches(self.sign_in.current_code(activity["_id"])["code"], typed):
+        current = self.sign_in.current_code(activity["_id"])["code"]  # before places are held
+        check = throttle.Throttle(self.store.db.sign_in_attempts, self.clock).begin_check(
+            throttle.sign_in_budgets(self.config, volunteer_id, activity["_id"]))
+        if code_matches(current, typed):
+            check.passed()
+        else:
+            check.failed()
             self.metrics.count("sign_in_wrong_code")
             raise RuleViolation("this is not the activity's current code (codes change when "
                                 "staff rotate them): scan the code shown now", code="wrong_code",
@@ -190,7 +200,7 @@ class SignInEntrypoints:
         stored = self.sign_in.find(CHECK_IN, activity_id, volunteer_id)
         if stored is None or not is_replay(stored, request_key):
             at = self.clock()
-            self._check_code(activity, CHECK_IN, typed, at)
+            self._check_code(activity, volunteer_id, CHECK_IN, typed, at)
             stored, created = self.sign_in.record(CHECK_IN, {
                 "activity_id": activity_id, "volunteer_id": volunteer_id, "checked_in_at": at,
                 "by": actor["user_id"], "request_key": request_key})
@@ -222,7 +232,7 @@ class SignInEntrypoints:
 
     def _store_check_out(self, actor, activity, checked_in, typed, request_key):
         at = self.clock()
-        self._check_code(activity, CHECK_OUT, typed, at)
+        self._check_code(activity, checked_in["volunteer_id"], CHECK_OUT, typed, at)
         minutes = served_minutes(activity, checked_in["checked_in_at"], at)
         if minutes < 1:
             raise RuleViolation("no whole minute lies between check-in and check-out within the "

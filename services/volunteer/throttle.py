@@ -1,4 +1,5 @@
-"""Throttles for failed logins and self-registration, counted with numbered inserts.
+"""Throttles for failed logins, wrong sign-in codes and self-registration, counted with numbered
+inserts.
 
 Failed logins count per account (the casefolded username, whether it exists or not, so a lock
 tells nothing about existence) and per client address, in fixed windows. The failure that
@@ -13,14 +14,22 @@ concurrency at most ``limit`` wrong passwords are checked before the lock; an at
 no free place is refused (429) without a check. (Checking the lock first and counting after
 bcrypt let 40 parallel guesses all reach bcrypt before the first failure was counted.)
 
-All counting is by inserting documents with unique ``_id``s into one collection:
+All counting is by inserting documents with unique ``_id``s into one collection (the volunteer
+service's ``login_attempts``; ``sign_in_attempts`` for sign-in codes):
   check:<scope>:<lock count>:<window>:<k>  place k (1..limit) for a password check
   fail:<scope>:<lock count>:<window>:<n>   the n-th failure in a window since the last lock
   lock:<scope>:<k>                         the k-th lock, {until, seconds}
   slot:<scope>:<window>:<n>                the n-th self-registration in a window
 so concurrent attempts never lose a count, and everything is looked up by ``_id``.
+
+Wrong on-site sign-in codes (sign_in.py) are throttled the same way, a code checked only in a
+place of the volunteer's budget and of the activity's: one volunteer gets a few tries, and a crowd
+trying one activity's code together gets more but not unlimited ones. The activity's lock is short
+and does not grow (``escalates``): while it lasts it refuses the right code too (letting it pass
+would tell a guesser which guess was right), so it must not outlast a moment's nuisance.
 """
 import datetime as dt
+import functools
 import math
 import random
 from dataclasses import dataclass, field
@@ -40,13 +49,17 @@ class Budget:
     limit: int            # attempts allowed per window
     window_seconds: int
     lock_seconds: int = 0  # the first lock's length (failures); slots just wait for the window
+    escalates: bool = True  # a lock soon after the previous one lasts twice as long
+
+
+def _setting(config, name, default):
+    value = config.get(name)
+    return int(value) if value not in (None, "") else default
 
 
 def budgets(config):
     """The budgets of config/nameko.yml, with the production defaults when a value is unset."""
-    def setting(name, default):
-        value = config.get(name)
-        return int(value) if value not in (None, "") else default
+    setting = functools.partial(_setting, config)
 
     window = setting("LOGIN_FAILURE_WINDOW_SECONDS", 15 * 60)
     lock = setting("LOGIN_LOCK_SECONDS", 15 * 60)
@@ -55,6 +68,25 @@ def budgets(config):
         "address": Budget(setting("LOGIN_FAILURES_PER_ADDRESS", 50), window, lock),
         "registration": Budget(setting("SELF_REGISTRATIONS_PER_ADDRESS", 20), 3600),
     }
+
+
+def sign_in_budgets(config, volunteer_id, activity_id):
+    """(scope, budget) of one sign-in attempt: wrong codes count per volunteer (on any activity)
+    and per activity (by any volunteer)."""
+    setting = functools.partial(_setting, config)
+
+    window = setting("SIGN_IN_FAILURE_WINDOW_SECONDS", 15 * 60)
+    return [
+        # A typo at the door twice over is no guess; five wrong codes wait five minutes.
+        (f"sign_in_volunteer:{volunteer_id}",
+         Budget(setting("SIGN_IN_FAILURES_PER_VOLUNTEER", 5), window,
+                setting("SIGN_IN_LOCK_SECONDS", 5 * 60))),
+        # A code has 31^6 values: a crowd held to about 30 guesses a minute has no chance, and
+        # a right code waits at most a minute after the crowd's thirtieth wrong one.
+        (f"sign_in_activity:{activity_id}",
+         Budget(setting("SIGN_IN_FAILURES_PER_ACTIVITY", 30), window,
+                setting("SIGN_IN_ACTIVITY_LOCK_SECONDS", 60), escalates=False)),
+    ]
 
 
 def account_scope(username_key):
@@ -67,7 +99,8 @@ def address_scope(address):
 
 def next_lock_seconds(previous_lock, budget, at):
     """The length of a new lock: doubled while the previous one ended within LOCK_MEMORY."""
-    if previous_lock is not None and at - previous_lock["until"] < LOCK_MEMORY:
+    if budget.escalates and previous_lock is not None and \
+            at - previous_lock["until"] < LOCK_MEMORY:
         return min(previous_lock["seconds"] * 2, MAX_LOCK_SECONDS)
     return budget.lock_seconds
 
