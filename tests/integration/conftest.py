@@ -11,18 +11,14 @@ from kombu import Connection
 from nameko.events import EventHandler
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from tests.support import free_port, integration_amqp_uri, mongo_url
+from tests.support import TOUCHED_DATABASES, free_port, integration_amqp_uri, mongo_url
 
 
 @pytest.fixture
 def db_prefix():
     prefix = f"it{uuid.uuid4().hex[:10]}"
     yield prefix
-    client = pymongo.MongoClient(mongo_url())
-    for name in client.list_database_names():
-        if name.startswith(prefix + "_"):
-            client.drop_database(name)
-    client.close()
+    TOUCHED_DATABASES.drop_prefixed(prefix)
 
 
 @pytest.fixture
@@ -69,14 +65,23 @@ def purge_event_queues(container):
 
 
 @pytest.fixture
-def start(container_factory, service_config):
-    """start(ServiceClass) -> a running container on the real broker and store."""
+def start(db_prefix, container_factory, service_config):
+    """start(ServiceClass) -> a running container on the real broker and store.
+
+    The containers are killed when this fixture ends, before ``db_prefix`` drops their
+    databases: nameko's autouse ``fast_teardown`` makes ``container_factory`` the last fixture
+    torn down, and a timer of a container still running would write a dropped database back."""
+    started = []
+
     def start_service(cls, **overrides):
         container = container_factory(cls, service_config(**overrides))
         purge_event_queues(container)
         container.start()
+        started.append(container)
         return container
-    return start_service
+    yield start_service
+    for container in started:
+        container.kill()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from services.rewards.catalog import stream_of
 from services.rewards.service import RewardsService
 from services.rewards.storage import RewardsStore
 from services.shared.appendlog import entry_id
-from tests.support import mongo_url
+from tests.support import TOUCHED_DATABASES, mongo_url
 
 SMALL, LARGE = 200, 20_000
 LIMIT = 50
@@ -68,10 +68,8 @@ def monitored():
     commands = CommandLog()
     client = pymongo.MongoClient(mongo_url(), tz_aware=True, event_listeners=[commands])
     yield (lambda name: client[f"{prefix}_{name}"]), commands
-    for name in client.list_database_names():
-        if name.startswith(prefix + "_"):
-            client.drop_database(name)
     client.close()
+    TOUCHED_DATABASES.drop_prefixed(prefix)
 
 
 def seed_stream(log, stream, count, entry):
