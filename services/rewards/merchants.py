@@ -251,9 +251,10 @@ MERCHANT_SOURCE = "merchant"  # a volunteer's listing entry that names a merchan
 
 def as_listed(store, rid):
     """A merchant redemption as a volunteer's list of redemptions shows it (the fields of
-    schemas.RedemptionOut), or None when it was never stored."""
+    schemas.RedemptionOut), or None when it was never stored (or recovery found it listed but
+    not stored, and stored it as abandoned: nothing was taken)."""
     redemption = store.merchant.redemptions.find_one({"_id": rid})
-    if redemption is None:
+    if redemption is None or redemption.get("abandoned"):
         return None
     outcome = store.merchant.outcomes.find_one({"_id": rid}) or {}
     void = store.merchant.voids.find_one({"_id": rid})

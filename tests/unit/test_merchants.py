@@ -364,6 +364,19 @@ def test_the_volunteers_list_of_redemptions_shows_merchant_redemptions_with_thei
     assert page["items"][0]["reward_title"] == "rwd_noodles title"
 
 
+def test_a_merchant_redemption_listed_then_abandoned_by_recovery_is_left_out_of_the_list(shop):
+    """A crash between the volunteer's list entry and the redemption's insert: recovery stores
+    the id as abandoned, and the list skips it instead of failing on every later page."""
+    kept = shop.redeem(shop.code(key="k1"), key="r1")
+    lost = shop.redeem(shop.code(key="k2"), key="r2")
+    # What the abandoning recovery leaves under a listed id (the redemption never stored).
+    shop.store.merchant.redemptions.delete_one({"_id": lost["id"]})
+    shop.store.merchant.redemptions.insert_one({"_id": lost["id"], "abandoned": True,
+                                                "at": now()})
+    page = shop.service.volunteer_redemptions(LI, "vol_1")
+    assert [item["id"] for item in page["items"]] == [kept["id"]]
+
+
 def test_a_counter_saga_stored_half_way_by_the_earlier_code_is_finished_by_recovery(shop):
     """What the counter's saga before rewards/saga.py left at a crash (its marker, the
     redemption, the day's quota and the code taken under their keys, no outcome) is finished
