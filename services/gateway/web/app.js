@@ -9,6 +9,7 @@ import { errorPanel, h } from "./ui.js";
 import "./pages/sign_in.js";
 import "./pages/verify.js";
 import "./pages/volunteer.js";
+import "./pages/merchant.js";
 
 const main = document.getElementById("app");
 const actions = document.getElementById("top-actions");
