@@ -10,6 +10,7 @@ import "./pages/sign_in.js";
 import "./pages/verify.js";
 import "./pages/volunteer.js";
 import "./pages/merchant.js";
+import "./pages/center.js";
 
 const main = document.getElementById("app");
 const actions = document.getElementById("top-actions");
