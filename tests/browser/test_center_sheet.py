@@ -2,13 +2,12 @@
 volunteers, "approve all", the sign-in QR code; the same pages stay usable at 360 px."""
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import WAIT_MS, Visit, screenshot_folder, sign_in
 from tests.e2e.conftest import balance, working_day_slot
 from tests.support import wait_until
-
-import pytest
 
 DESK = {"width": 1280, "height": 800}
 STAFF_PASSWORD = "staff-pass-1"  # tests/e2e/conftest.py's new_community
@@ -63,6 +62,7 @@ def test_staff_log_a_sheet_for_two_volunteers_approve_the_activity_and_points_ar
     expect(page.get_by_role("alert").filter(has_text="请先查找并加入志愿者")).to_be_visible()
 
     add_to_sheet(page, "李", "李伟", 90)           # found by name
+    expect(page.locator("[data-sheet]")).to_contain_text("138****0000")
     add_to_sheet(page, "13900000000", "王芳", 120)  # found by phone
     page.get_by_label("王芳 的服务时长（分钟）").fill("0")
     page.get_by_role("button", name="提交登记").click()
@@ -79,9 +79,12 @@ def test_staff_log_a_sheet_for_two_volunteers_approve_the_activity_and_points_ar
     desk.shot("sheet-logged")
 
     before = balance(api, center)["balance"]
-    page.get_by_role("button", name="全部通过").click()
+    page.get_by_role("button", name="通过 李伟").click()  # one by one
+    expect(page.locator("[data-record][data-status=approved]")).to_have_count(1)
+    expect(page.get_by_role("button", name="通过 李伟")).to_have_count(0)
+    page.get_by_role("button", name="全部通过").click()  # then the rest of the activity
     expect(page.locator("[data-record][data-status=approved]")).to_have_count(2)
-    expect(page.get_by_role("status").filter(has_text="已通过 2 条")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="已通过 1 条")).to_be_visible()
     expect(page.get_by_role("button", name="全部通过")).to_be_disabled()
     desk.shot("sheet-approved")
 

@@ -71,6 +71,13 @@ const WORDS = {
     "fmt.hours_minutes": "{h} 小时 {m} 分钟",
     "fmt.minutes": "{m} 分钟",
     "fmt.month": "{m}月",
+    // The service categories (ui.md), as activities, the scheme and reports name them.
+    "cat.elder_care": "为老服务",
+    "cat.disability_care": "助残服务",
+    "cat.professional": "专业服务",
+    "cat.environment": "环境卫生",
+    "cat.culture_sports": "文体活动",
+    "cat.other": "其他",
   },
   en: {
     "app.name": "Timebank",
@@ -135,10 +142,19 @@ const WORDS = {
     "fmt.hours_minutes": "{h} h {m} min",
     "fmt.minutes": "{m} min",
     "fmt.month": "{m}",
+    "cat.elder_care": "Elder care",
+    "cat.disability_care": "Disability care",
+    "cat.professional": "Professional",
+    "cat.environment": "Environment",
+    "cat.culture_sports": "Culture & sports",
+    "cat.other": "Other",
   },
 };
 
 export const LANGS = ["zh", "en"];
+// The API's service categories, in the order ui.md lists them (their words are "cat.<name>").
+export const CATEGORIES = ["elder_care", "disability_care", "professional", "environment",
+  "culture_sports", "other"];
 
 export function addWords(table) {
   for (const lang of LANGS) Object.assign(WORDS[lang], table[lang]);

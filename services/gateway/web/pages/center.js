@@ -3,13 +3,10 @@
 // attendance sheet (volunteers found by name or phone, minutes pre-filled from the activity's
 // length) and its hours, approved one by one or all at once.
 import * as api from "../api.js";
-import { addWords, dateTime, errorSentence, hours, t } from "../i18n.js";
+import { addWords, CATEGORIES, dateTime, errorSentence, hours, t } from "../i18n.js";
 import { homeFor, route } from "../router.js";
 import * as session from "../session.js";
 import { field, form, h, onSubmit } from "../ui.js";
-
-const CATEGORIES = ["elder_care", "disability_care", "professional", "environment",
-  "culture_sports", "other"];
 
 addWords({
   zh: {
@@ -20,15 +17,8 @@ addWords({
     "center.starts_at": "开始时间",
     "center.ends_at": "结束时间",
     "center.create": "发布",
-    "center.created": "活动已发布",
     "center.back": "返回活动列表",
     "center.when": "{from} – {to}",
-    "cat.elder_care": "为老服务",
-    "cat.disability_care": "助残服务",
-    "cat.professional": "专业服务",
-    "cat.environment": "环境卫生",
-    "cat.culture_sports": "文体活动",
-    "cat.other": "其他",
     "center.code": "签到码",
     "center.code_explain": "放在现场屏幕上，志愿者扫码或输入签到码签到、签退。",
     "center.code_alt": "活动签到二维码，签到码 {code}",
@@ -61,15 +51,8 @@ addWords({
     "center.starts_at": "Starts",
     "center.ends_at": "Ends",
     "center.create": "Publish",
-    "center.created": "Activity published",
     "center.back": "Back to activities",
     "center.when": "{from} – {to}",
-    "cat.elder_care": "Elder care",
-    "cat.disability_care": "Disability care",
-    "cat.professional": "Professional",
-    "cat.environment": "Environment",
-    "cat.culture_sports": "Culture & sports",
-    "cat.other": "Other",
     "center.code": "Sign-in code",
     "center.code_explain": "Put it on a screen on site: volunteers scan it or type the code to check in and out.",
     "center.code_alt": "The activity's sign-in QR code, code {code}",
@@ -139,10 +122,9 @@ async function withFlatErrors(action) {
     return await action();
   } catch (error) {
     if (!(error instanceof api.ApiError)) throw error;
-    const flat = new api.ApiError(error.status,
+    throw new api.ApiError(error.status,
       { error: { code: error.code, message: error.message, fields: flatFields(error.fields) } },
       error.retryAfter);
-    throw flat;
   }
 }
 
@@ -153,7 +135,6 @@ function when(activity) {
 // --- the activities ----------------------------------------------------------------------------
 
 function newActivityForm() {
-  const status = h("p", { role: "status" });
   const activityForm = form({ "aria-labelledby": "new-activity-title" },
     field({ name: "title", label: t("center.activity_title") }),
     selectField({ name: "category", label: t("center.category"),
@@ -167,12 +148,10 @@ function newActivityForm() {
       center_id: claims().ctr, title: data.get("title").trim(), category: data.get("category"),
       starts_at: moment(data.get("starts_at")), ends_at: moment(data.get("ends_at")),
     });
-    status.className = "notice-ok";
-    status.textContent = t("center.created");
     location.hash = `#/activity/${api.pathPart(created.id)}`;
   });
   return h("div", { class: "card" },
-    h("h2", { id: "new-activity-title" }, t("center.new")), activityForm, status);
+    h("h2", { id: "new-activity-title" }, t("center.new")), activityForm);
 }
 
 async function activitiesPage() {
@@ -213,6 +192,12 @@ async function signInCode(activityId) {
     h("img", { src: url, alt: t("center.code_alt", { code: code.code }), width: 240, height: 240 }));
 }
 
+// A namesake is told apart by the phone's first three and last four digits.
+function maskedPhone(volunteer) {
+  const phone = volunteer.phone || "";
+  return phone.length >= 7 ? `${phone.slice(0, 3)}****${phone.slice(-4)}` : phone;
+}
+
 const names = new Map(); // volunteer id -> name, for the records (they carry only the id)
 
 async function nameOf(volunteerId) {
@@ -234,7 +219,7 @@ function sheetCard(activity, onLogged) {
     if (rows.querySelector(`[data-volunteer="${CSS.escape(volunteer.id)}"]`)) return;
     const row = h("li", { "data-volunteer": volunteer.id },
       h("span", { class: "what" }, h("strong", {}, volunteer.name), h("br"),
-        h("span", { class: "muted" }, volunteer.id)),
+        h("span", { class: "muted" }, maskedPhone(volunteer))),
       h("span", { class: "sheet-minutes" }));
     const index = rows.children.length;
     const minutes = field({ name: `entries.${index}.minutes`, label: t("center.minutes_of", { name: volunteer.name }),
@@ -260,7 +245,7 @@ function sheetCard(activity, onLogged) {
     answer.items.forEach((v) => names.set(v.id, Promise.resolve(v.name)));
     found.replaceChildren(...(answer.items.length ? answer.items.map((volunteer) =>
       h("li", { "data-found": volunteer.id },
-        h("span", { class: "what" }, volunteer.name, " ", h("span", { class: "muted" }, volunteer.id)),
+        h("span", { class: "what" }, volunteer.name, " ", h("span", { class: "muted" }, maskedPhone(volunteer))),
         h("button", { type: "button", "data-action": "add-row",
           "aria-label": `${t("center.add")} ${volunteer.name}`,
           onclick: () => addRow(volunteer) }, t("center.add"))))
