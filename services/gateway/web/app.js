@@ -9,6 +9,7 @@ import { errorPanel, h } from "./ui.js";
 import "./pages/sign_in.js";
 import "./pages/verify.js";
 import "./pages/volunteer.js";
+import "./pages/admin.js";
 import "./pages/merchant.js";
 import "./pages/center.js";
 
