@@ -4,12 +4,10 @@
 //
 // The API has no list of communities, so the list is the ones this browser created or opened.
 import * as api from "../api.js";
-import { addWords, date, t } from "../i18n.js";
+import { addWords, CATEGORIES, date, errorSentence, t } from "../i18n.js";
 import { go, homeFor, route } from "../router.js";
-import { field, form, h, onSubmit } from "../ui.js";
+import { field, form, h, onSubmit, showError } from "../ui.js";
 
-const CATEGORIES = ["elder_care", "disability_care", "professional", "environment",
-  "culture_sports", "other"];
 const PREVIEW_MINUTES = 90; // ui.md: the form shows what 90 minutes would earn
 const KNOWN_KEY = "timebank.admin.communities";
 
@@ -47,12 +45,6 @@ addWords({
     "admin.scheme.weekday": "工作日",
     "admin.scheme.rest_day": "周末/节假日",
     "admin.scheme.category": "服务类别",
-    "cat.elder_care": "为老服务",
-    "cat.disability_care": "助残服务",
-    "cat.professional": "专业服务",
-    "cat.environment": "环境卫生",
-    "cat.culture_sports": "文体活动",
-    "cat.other": "其他",
     "error.effective_from_in_past": "生效日期不能早于今天，请选择今天或以后的日期",
     "error.version_in_force": "该日期已有生效中的版本，请选择以后的日期",
   },
@@ -89,12 +81,6 @@ addWords({
     "admin.scheme.weekday": "Weekday",
     "admin.scheme.rest_day": "Weekend / holiday",
     "admin.scheme.category": "Category",
-    "cat.elder_care": "Elder care",
-    "cat.disability_care": "Disability care",
-    "cat.professional": "Professional",
-    "cat.environment": "Environment",
-    "cat.culture_sports": "Culture & sports",
-    "cat.other": "Other",
     "error.effective_from_in_past": "The effective date cannot be in the past; pick today or later",
     "error.version_in_force": "A version is already in force on that date; pick a later one",
   },
@@ -175,14 +161,18 @@ function showDate(localDate) {
   return localDate ? date(`${localDate}T12:00:00+08:00`) : "—";
 }
 
+// Versions by effective date, the one taking effect last first.
+function newestFirst(versions) {
+  return [...versions].sort((a, b) => (a.effective_from < b.effective_from ? 1 : -1));
+}
+
 function versionsTable(scheme) {
   if (!scheme.versions.length) return h("p", { class: "muted" }, t("admin.scheme.defaults"));
-  const newestFirst = [...scheme.versions].sort((a, b) => (a.effective_from < b.effective_from ? 1 : -1));
   const header = ["admin.scheme.version", "admin.scheme.from", "admin.scheme.base",
     "admin.scheme.multipliers", "admin.scheme.weekend", "admin.scheme.cap"];
   return h("div", { class: "versions-wrap" }, h("table", { class: "versions wide", "data-versions": "" },
     h("thead", {}, h("tr", {}, header.map((key) => h("th", { scope: "col" }, t(key))))),
-    h("tbody", {}, newestFirst.map((v) => h("tr", { "data-version": v.version },
+    h("tbody", {}, newestFirst(scheme.versions).map((v) => h("tr", { "data-version": v.version },
       h("td", {}, v.version, v.version === scheme.current.version
         ? h("span", { class: "badge" }, t("admin.scheme.in_force")) : null),
       h("td", {}, showDate(v.effective_from)),
@@ -262,9 +252,7 @@ function previewTable(formEl) {
 }
 
 function schemeForm(communityId, scheme, onPublished) {
-  const start = scheme.versions.length
-    ? [...scheme.versions].sort((a, b) => (a.effective_from < b.effective_from ? 1 : -1))[0]
-    : scheme.current;
+  const start = scheme.versions.length ? newestFirst(scheme.versions)[0] : scheme.current;
   const status = h("p", { role: "status" });
   const numeric = { inputmode: "decimal" };
   const publishForm = form({ "aria-labelledby": "next-version" },
@@ -291,8 +279,16 @@ function schemeForm(communityId, scheme, onPublished) {
     try {
       published = await api.post(`/communities/${api.pathPart(communityId)}/scheme`, schemeBody(data));
     } catch (error) {
-      if (error instanceof api.ApiError) error.fields = flatFields(error.fields);
-      throw error;
+      if (!(error instanceof api.ApiError)) throw error;
+      error.fields = flatFields(error.fields);
+      showError(publishForm, error);
+      // A rule the date breaks (422) reads as its sentence next to the date too, not as a typo.
+      if (error.status === 422) {
+        publishForm.querySelectorAll("[data-field-error]").forEach((slot) => {
+          if (slot.textContent) slot.textContent = errorSentence(error);
+        });
+      }
+      return;
     }
     await onPublished(t("admin.scheme.published", {
       version: published.version, date: showDate(published.effective_from) }));
