@@ -67,6 +67,14 @@ def show(counts, runs):
     return f"{total / runs:6.2f} commands  ({parts})"
 
 
+def counted_scratch_database():
+    """(client, a throwaway database on MONGO_URL, the counter of the client's commands)."""
+    counter = CommandCounter()
+    client = pymongo.MongoClient(os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/"),
+                                 tz_aware=True, event_listeners=[counter])
+    return client, client[f"bench_{uuid.uuid4().hex[:8]}"], counter
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--credits", type=int, default=300)
@@ -74,10 +82,7 @@ def main():
     parser.add_argument("--concurrency", type=int, default=10)
     args = parser.parse_args()
 
-    counter = CommandCounter()
-    client = pymongo.MongoClient(os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/"),
-                                 tz_aware=True, event_listeners=[counter])
-    db = client[f"bench_{uuid.uuid4().hex[:8]}"]
+    client, db, counter = counted_scratch_database()
     ledger = Ledger(db)
     ledger.ensure_indexes()
     try:  # the scheme's logs, since they exist (a container creates their indexes at start)

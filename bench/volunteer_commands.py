@@ -12,18 +12,15 @@ collection, and seconds; it asserts nothing. The benches through the stack
 """
 import argparse
 import datetime as dt
-import os
 import time
-import uuid
 
 import eventlet
 
 eventlet.monkey_patch()
 
-import pymongo  # noqa: E402
 from nameko.testing.services import worker_factory  # noqa: E402
 
-from bench.approval_credit import CommandCounter, show  # noqa: E402
+from bench.approval_credit import counted_scratch_database, show  # noqa: E402
 from services.shared.outbox import OutboxWriter  # noqa: E402
 from services.volunteer.service import VolunteerService  # noqa: E402
 from services.volunteer.storage import VolunteerStore  # noqa: E402
@@ -63,10 +60,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1000)
     args = parser.parse_args()
-    counter = CommandCounter()
-    client = pymongo.MongoClient(os.environ.get("MONGO_URL", "mongodb://127.0.0.1:27017/"),
-                                 tz_aware=True, event_listeners=[counter])
-    db = client[f"bench_{uuid.uuid4().hex[:8]}"]
+    client, db, counter = counted_scratch_database()
     try:
         volunteers = [f"vol_{n:06d}" for n in range(args.rows)]
         service = scratch_service(db, volunteers)
