@@ -89,3 +89,28 @@ def test_merchant_redeems_a_code_on_the_till_refusals_read_as_sentences_and_a_vo
     page.get_by_role("button", name="English").click()
     expect(page.get_by_role("heading", name="Settlement statement")).to_be_visible()
     phone.shot("merchant-statement-english")
+
+
+def test_the_till_scans_a_photo_of_the_volunteers_code_qr_and_redeems_it(
+        api, admin, center, phone, tmp_path):
+    earn(api, center, 300)  # 50 points
+    _, username = merchant_login(api, admin, center)
+    noodles = offer(api, api.login(username, SHOP_PASSWORD), cost=20)
+    code = new_code(api, center)
+    png = api.get(code["qr_png_url"], token=center["volunteer"])
+    assert png.status_code == 200, png.text
+    photo = tmp_path / "code.png"
+    photo.write_bytes(png.content)
+    page = phone.page
+
+    sign_in(phone, username, SHOP_PASSWORD)
+    phone.wait_for_page("till")
+    page.locator("[data-scan-photo]").set_input_files(str(photo))
+    expect(page.locator("[data-scan-status]")).to_have_text("已识别二维码")
+    expect(page.get_by_label("兑换码")).to_have_value(code["code"])  # the code alone, not the URL
+    phone.shot("till-scanned")
+    page.get_by_label("兑换项目").select_option(label=f"{noodles['title']}（20 分）")
+    page.get_by_role("button", name="确认核销").click()
+    expect(page.locator("[data-result=completed]")).to_contain_text("扣除 20 分")
+    phone.shot("till-scanned-completed")
+    assert balance(api, center)["balance"] == 30

@@ -4,6 +4,7 @@
 import * as api from "../api.js";
 import { addWords, dateTime, errorSentence, points, t } from "../i18n.js";
 import { homeFor, route } from "../router.js";
+import { scanButton } from "../scan.js";
 import * as session from "../session.js";
 import { field, form, h, onSubmit, saveAs } from "../ui.js";
 
@@ -195,7 +196,17 @@ async function tillPage() {
     autocapitalize: "characters", spellcheck: "false", inputmode: "text",
     enterkeyhint: "go" });
   codeField.append(h("p", { class: "muted" }, t("till.code_hint")));
-  const tillForm = form({ "aria-labelledby": "till-title" }, codeField,
+  const codeInput = codeField.querySelector("input");
+  // A scan shows the code alone; the volunteer it is bound to goes with it until the code is
+  // typed over.
+  let scannedVolunteer;
+  codeInput.addEventListener("input", () => { scannedVolunteer = undefined; });
+  const scan = scanButton((text) => {
+    const read = scanned(text);
+    codeInput.value = read.code;
+    scannedVolunteer = read.volunteer_id;
+  });
+  const tillForm = form({ "aria-labelledby": "till-title" }, codeField, scan,
     offers.length ? offerPicker(offers) : h("p", { class: "notice-bad" }, t("till.no_offers")),
     h("button", { type: "submit", class: "primary big-button", disabled: !offers.length },
       t("till.confirm")));
@@ -204,7 +215,8 @@ async function tillPage() {
     result.className = "till-result";
     result.dataset.result = "";
     const offer = offers.find((o) => o.id === data.get("reward_id"));
-    const body = { ...scanned(data.get("code") || ""), reward_id: data.get("reward_id") };
+    const body = { volunteer_id: scannedVolunteer, ...scanned(data.get("code") || ""),
+      reward_id: data.get("reward_id") };
     let done;
     try {
       done = await api.post("/merchant/redemptions", body);
@@ -225,7 +237,8 @@ async function tillPage() {
     result.replaceChildren(h("p", { class: "verdict" }, t("till.done")),
       h("p", { class: "reason", role: "status" },
         t("till.done_points", { points: points(done.points), title: offer.title })));
-    tillForm.querySelector("[name=code]").value = "";
+    codeInput.value = "";
+    scannedVolunteer = undefined;
   });
   // ui.md: the keyboard already open; after the app has focused <main> for the new page.
   setTimeout(() => tillForm.querySelector("[name=code]").focus(), 0);

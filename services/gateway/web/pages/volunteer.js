@@ -7,6 +7,7 @@ import {
   addWords, date, errorSentence, hours, lang, monthLabel, monthOf, points, t,
 } from "../i18n.js";
 import { homeFor, route } from "../router.js";
+import { scanButton } from "../scan.js";
 import * as session from "../session.js";
 import { field, form, h, onSubmit, saveAs } from "../ui.js";
 
@@ -443,7 +444,12 @@ function checkInPage() {
   });
   return page("check_in.title", backLink(),
     h("h1", { id: "check-in-title" }, t("check_in.title")),
-    h("div", { class: "card" }, h("p", { class: "muted" }, t("check_in.explain")), checkInForm, status));
+    h("div", { class: "card" }, h("p", { class: "muted" }, t("check_in.explain")),
+      scanButton((text) => { // the activity's sign-in QR fills both fields
+        const read = scanned(checkInForm.elements.activity.value, text);
+        checkInForm.elements.activity.value = read.activity;
+        checkInForm.elements.code.value = read.code;
+      }), checkInForm, status));
 }
 
 const VOLUNTEER = { roles: ["volunteer"] };
