@@ -5,6 +5,7 @@ import re
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from services.gateway.notice_routes import NOTICES_ANSWER
 from services.shared import contracts
 
 API = "/api/v1"
@@ -19,6 +20,12 @@ ROUTES = [
     ("post", "/users/{username}/disable", "Disable a login and end its tokens (admin)", None,
      200, False),
     ("post", "/communities", "Create a community (admin)", contracts.CommunityIn, 201, False),
+    ("get", "/communities", "Every community, newest first (admin)", None, 200, False),
+    ("get", "/communities/{community_id}/centers", "A community's centers, newest first "
+     "(admin)", None, 200, False),
+    ("get", "/merchants", "A community's merchants, newest first (admin)", None, 200, False),
+    ("get", "/users", "The logins of a center (its staff) or of a merchant, newest first, with "
+     "role and disabled: give center_id or merchant_id (admin)", None, 200, False),
     ("get", "/communities/{community_id}/scheme", "The points scheme: the version in force "
      "now and every published version (any role of the community, admin)", None, 200, False),
     ("post", "/communities/{community_id}/scheme", "Publish a scheme version from a date, "
@@ -76,7 +83,10 @@ ROUTES = [
      "of a paper sheet; bad rows are named by line", contracts.SheetImportIn, 201, False),
     ("post", "/activities/{activity_id}/hours.csv", "Import a whole paper sheet sent as text/csv "
      "(volunteer_id or phone, minutes): 400 naming every bad line and nothing written, or all "
-     "rows logged; rows already logged are skipped", None, 201, False),
+     "rows logged; rows already logged are skipped. ?dry_run=true writes nothing and answers "
+     "200 {rows: [{line, volunteer_id, phone, minutes}], problems: [{line, reason}], new, "
+     "already_logged}: every row and every bad line's reason, for a check before the write",
+     None, 201, False),
     ("get", "/hours/{record_id}", "One hours record and its status", None, 200, False),
     ("post", "/hours/{record_id}/approve", "Approve pending hours; points follow", None,
      200, False),
@@ -98,6 +108,10 @@ ROUTES = [
      "merchant), reward title, points and (to the volunteer only) the pickup code (self, "
      "staff of its community, admin)",
      None, 200, False),
+    ("get", "/volunteers/{volunteer_id}/notices", "A volunteer's notices, newest first: hours "
+     "approved (with the points once credited), rejected or revoked; points credited or "
+     "reversed; a gift ready for pickup; on the first page, points expiring within 30 days "
+     "(self, staff of its community, admin)", None, 200, False),
     ("post", "/volunteers/{volunteer_id}/redeem-codes", "A one-time code for a partner "
      "merchant (the volunteer): {code, expires_at, qr_svg_url}; 7 characters without look-alikes, "
      "valid 5 minutes, used once", None, 201, False),
@@ -128,11 +142,17 @@ QUERY = {
     "/volunteers": [("community_id", "string"), ("q", "string")] + PAGE,
     "/activities": [("center_id", "string"), ("from", "string"), ("to", "string")] + PAGE,
     "/activities/{activity_id}/hours": PAGE,
+    "/communities": PAGE,
+    "/communities/{community_id}/centers": PAGE,
+    "/merchants": [("community_id", "string")] + PAGE,
+    "/users": [("center_id", "string"), ("merchant_id", "string")] + PAGE,
     "/communities/{community_id}/fund": PAGE,
     "/volunteers/{volunteer_id}/redemptions": PAGE,
+    "/volunteers/{volunteer_id}/notices": PAGE,
     "/merchants/{merchant_id}/statement": [("from", "string"), ("to", "string"),
                                            ("format", "string")],
     "/centers/{center_id}/report": [("from", "string"), ("to", "string"), ("format", "string")],
+    "/activities/{activity_id}/hours.csv": [("dry_run", "boolean")],
 }
 
 
@@ -182,7 +202,8 @@ SHAPES = {
     ("post", "/communities/{community_id}/scheme"): _answer(version="integer"),
     **{("get", path): PAGE_ANSWER for path in (
         "/volunteers", "/activities", "/activities/{activity_id}/hours", "/rewards",
-        "/volunteers/{volunteer_id}/redemptions")},
+        "/volunteers/{volunteer_id}/redemptions", "/communities",
+        "/communities/{community_id}/centers", "/merchants", "/users")},
     ("get", "/communities/{community_id}/fund"): _answer(balance="integer", items="array"),
 }
 
@@ -203,6 +224,7 @@ ANSWERS = {
         "application/json": {"schema": {"type": "object"}},
         "text/csv": {"schema": {"type": "string"}}}},
     ("get", "/activities/{activity_id}/sign-in-code.svg"): QR_IMAGE,
+    ("get", "/volunteers/{volunteer_id}/notices"): _json(NOTICES_ANSWER),
     ("get", "/volunteers/{volunteer_id}/redeem-codes/{code}.svg"): QR_IMAGE,
 }
 

@@ -7,16 +7,19 @@
     POST /activities/{id}/check-out {code}        the volunteer: logs the pending record
     POST /activities/{id}/hours/import            staff: part of a sheet as JSON rows (the CLI)
     POST /activities/{id}/hours.csv               staff: a whole sheet as text/csv (the web app)
+    POST /activities/{id}/hours.csv?dry_run=true  staff: every row checked, nothing written
 """
 import hashlib
 import io
 from urllib.parse import quote, urlencode
 
 import segno
+from marshmallow import EXCLUDE, Schema, fields
 from werkzeug.wrappers import Response
 
 from services.gateway.inputs import UnsupportedMediaType, read_json
 from services.shared import contracts
+from services.shared.contracts import load
 from services.shared.errors import InvalidInput
 from services.shared.web import http, json_response, read_body
 from services.volunteer import sheets_import
@@ -47,6 +50,25 @@ def sheet_refused_error(refused):
     return InvalidInput(f"{len(refused.problems)} rows of the sheet are bad; nothing was written",
                         code="invalid_sheet",
                         fields={f"line {p.line}": [p.reason] for p in refused.problems})
+
+
+class SheetCheckArgs(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a cache-buster or tracking parameter is no error
+
+    dry_run = fields.Boolean(load_default=False)
+
+
+def sheet_check_answer(rows, problems, checks):
+    """A dry run's answer: each readable row with the volunteer it names (once found), every
+    bad line's reason, and how many rows a write would add or find logged already."""
+    volunteer_of = {int(line): v for check in checks
+                    for line, v in check.get("volunteers", {}).items()}
+    return {"rows": [dict(row.as_json(), volunteer_id=volunteer_of.get(row.line, row.volunteer_id))
+                     for row in rows],
+            "problems": [{"line": p.line, "reason": p.reason} for p in problems],
+            "new": 0 if problems else sum(check.get("new", 0) for check in checks),
+            "already_logged": sum(check.get("already_logged", 0) for check in checks)}
 
 
 class SignInRoutes:
@@ -95,8 +117,10 @@ class SignInRoutes:
     @http("POST", f"{ACTIVITY}/hours.csv")
     def import_hours_csv(self, request, activity_id):
         """A whole sheet: every row checked before any is written (sheets_import.run_import);
-        201 {rows, added, already_logged}: the same file again adds nothing (added 0)."""
+        201 {rows, added, already_logged}: the same file again adds nothing (added 0).
+        ?dry_run=true: 200 sheet_check_answer, bad rows included, nothing written."""
         actor = self.tokens.actor(request)
+        dry_run = load(SheetCheckArgs(), request.args.to_dict())["dry_run"]
         raw = read_body(request, MAX_SHEET_BYTES)
         if request.mimetype not in CSV_TYPES:
             raise UnsupportedMediaType("send the sheet as text/csv", fields={
@@ -104,7 +128,7 @@ class SignInRoutes:
         try:
             rows, problems = sheets_import.parse_sheet(sheets_import.decode_sheet(
                 raw, request.mimetype_params.get("charset")))
-            if not rows:
+            if not rows and not dry_run:
                 raise sheets_import.SheetRefused(problems)
         except sheets_import.SheetError as exc:
             raise InvalidInput(f"the sheet cannot be read: {exc}", code="invalid_sheet",
@@ -116,6 +140,10 @@ class SignInRoutes:
         def send(index, part, dry_run):
             return self.volunteer.import_hours(actor, activity_id,
                                                {"rows": part, "dry_run": dry_run})
+
+        if dry_run:
+            return json_response(200, sheet_check_answer(
+                rows, *sheets_import.check_rows(rows, send, problems=problems)))
 
         def run(_key):
             try:

@@ -194,14 +194,10 @@ def _problems_of(answer):
     return [Problem(p["line"], p["reason"]) for p in answer.get("problems", [])]
 
 
-def run_import(rows, send, progress=None, problems=()):
-    """Check every part of ``rows``, then log every part; SheetRefused when any row is bad.
-
-    ``problems`` are those the file showed by itself (parse_sheet): the rows it could read are
-    checked all the same, so that one refusal names every bad row. ``send(index, rows as JSON,
-    dry_run)`` answers the service's import_hours answer. Returns {"rows", "added",
-    "already_logged"}.
-    """
+def check_rows(rows, send, progress=None, problems=()):
+    """Check every part of ``rows`` and write nothing: (problems sorted by line, each part's
+    check answer). ``problems`` are those the file showed by itself (parse_sheet): the rows it
+    could read are checked all the same, so that one answer names every bad row."""
     parts = chunks([row.as_json() for row in rows])
     problems, line_of_volunteer, checks = list(problems), {}, []
     for index, part in enumerate(parts):
@@ -217,8 +213,18 @@ def run_import(rows, send, progress=None, problems=()):
                                               f"{earlier}"))
         if progress:
             progress.update(len(part))
+    return sorted(problems, key=lambda p: p.line), checks
+
+
+def run_import(rows, send, progress=None, problems=()):
+    """Check every part of ``rows`` (check_rows), then log every part; SheetRefused when any
+    row is bad. ``send(index, rows as JSON, dry_run)`` answers the service's import_hours
+    answer. Returns {"rows", "added", "already_logged"}.
+    """
+    problems, checks = check_rows(rows, send, progress, problems)
     if problems:
         raise SheetRefused(problems)
+    parts = chunks([row.as_json() for row in rows])
     totals = {"rows": len(rows), "added": 0, "already_logged": 0}
     for index, part in enumerate(parts):
         # A part whose every row is logged already (the same file again) needs no write.
