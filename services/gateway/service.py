@@ -20,6 +20,7 @@ from services.gateway.idempotency import IdempotencyRecords, IdempotencyStore, O
     body_fingerprint, caller_scope
 from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
+from services.gateway.admin_routes import AdminRoutes
 from services.gateway.handout_routes import HandoutRoutes
 from services.gateway.merchant_routes import MerchantRoutes
 from services.gateway.sign_in_routes import SignInRoutes
@@ -75,7 +76,8 @@ def outcome_response(outcome):
     return json_response(outcome.status, outcome.body, headers=headers)
 
 
-class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, WebRoutes, ExposesMetrics):
+class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, AdminRoutes, WebRoutes,
+                     ExposesMetrics):
     name = "gateway"
 
     tokens = TokenAuthority()

@@ -17,6 +17,7 @@ from services.rewards import bookings, domain, gifts, saga, schemas
 from services.rewards.merchants import MerchantRedemptions
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
+from services.shared.listings import Listings, MerchantListArgs, merchants_of
 from services.shared.access import require_role
 from services.shared.clock import now
 from services.shared.contracts import load
@@ -38,6 +39,7 @@ class RewardsService(MerchantRedemptions, ExposesMetrics):
     name = "rewards"
 
     store = MongoStore("rewards", RewardsStore)
+    listings = MongoStore("rewards", Listings)
     points = TimedRpcProxy("points")
     volunteer = TimedRpcProxy("volunteer")
     clock = staticmethod(now)  # what time it is for the gift shelf; tests set their own
@@ -52,7 +54,20 @@ class RewardsService(MerchantRedemptions, ExposesMetrics):
         self.volunteer.get_community(data["community_id"])
         doc = dict(data, _id=id_for_request("mer", request_key), created_at=now())
         doc, _ = self.store.insert_or_replay(self.store.merchants, doc)
+        self.listings.add(merchants_of(doc["community_id"]), doc["_id"])
         return schemas.MerchantOut().dump(doc)
+
+    @rpc
+    def list_merchants(self, actor, args):
+        """A community's merchants, newest first (admin): a stream of shared.listings."""
+        require_role(load(contracts.ActorSchema(), actor), "admin")
+        args = load(MerchantListArgs(), args)
+        self.volunteer.get_community(args["community_id"])
+        ids, next_cursor = self.listings.page(merchants_of(args["community_id"]),
+                                              args["limit"], args["cursor"])
+        found = (self.store.merchants.find_one({"_id": merchant_id}) for merchant_id in ids)
+        return {"items": [schemas.MerchantOut().dump(m) for m in found if m is not None],
+                "next_cursor": next_cursor}
 
     @rpc
     def get_merchant(self, merchant_id):

@@ -13,6 +13,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.shared import contracts, identity
+from services.shared.listings import COMMUNITIES, centers_of
 from services.shared.access import require_role
 from services.shared.contracts import load
 from services.shared.errors import (Conflict, Forbidden, InvalidInput, NotFound, RuleViolation,
@@ -26,6 +27,7 @@ from services.shared.storage import MongoStore
 from services.shared.clock import now
 from services.volunteer import domain, followups, hours, schemas, throttle
 from services.volunteer.indexes import insert_each
+from services.volunteer.admin_lists import AdminLists
 from services.volunteer.backfill import BackfillEntrypoints
 from services.volunteer.handouts import Handouts
 from services.volunteer.hours_import import HoursImportEntrypoints
@@ -69,7 +71,7 @@ class VolunteerDatabase(MongoStore):
 
 
 class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, BackfillEntrypoints,
-                       ExposesMetrics):
+                       AdminLists, ExposesMetrics):
     name = "volunteer"
 
     store = VolunteerDatabase()
@@ -183,8 +185,9 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         data = load(contracts.UserIn(), body)
         existing = self.store.find_user(data["username"])
         if existing is not None:
-            return schemas.UserOut().dump(
-                self._replayed_login(existing, data["username"], request_key))
+            replayed = self._replayed_login(existing, data["username"], request_key)
+            self._list_login(replayed)  # a retry finishes a listing a crash left undone
+            return schemas.UserOut().dump(replayed)
         user = {"_id": domain.username_key(data["username"]), "role": data["role"],
                 "created_at": now(), "center_id": None, "community_id": None,
                 "merchant_id": None, "request_key": request_key}
@@ -204,6 +207,7 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         stored, created = self.store.insert_or_replay(self.store.users, user)
         if not created:  # a concurrent request took the name, or ran this same request
             stored = self._replayed_login(stored, data["username"], request_key)
+        self._list_login(stored)
         return schemas.UserOut().dump(stored)
 
     # --- tenancy -----------------------------------------------------------------------------
@@ -218,6 +222,7 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         doc = dict(data, _id=id_for_request("com", request_key), created_at=now())
         doc, _ = self._insert_unique(self.store.communities, doc,
                                      f"community code {data['code']} is taken", "code_taken")
+        self.listings.add(COMMUNITIES, doc["_id"])
         return schemas.CommunityOut().dump(doc)
 
     def _insert_unique(self, collection, doc, message, code):
@@ -240,6 +245,7 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         self.store.get(self.store.communities, data["community_id"], "community")
         doc = dict(data, _id=id_for_request("ctr", request_key), created_at=now())
         doc, _ = self.store.insert_or_replay(self.store.centers, doc)
+        self.listings.add(centers_of(doc["community_id"]), doc["_id"])
         return schemas.CenterOut().dump(doc)
 
     @rpc
