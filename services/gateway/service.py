@@ -23,6 +23,7 @@ from services.gateway.openapi import openapi_document
 from services.gateway.admin_routes import AdminRoutes
 from services.gateway.handout_routes import HandoutRoutes
 from services.gateway.merchant_routes import MerchantRoutes
+from services.gateway.notice_routes import NoticeRoutes
 from services.gateway.sign_in_routes import SignInRoutes
 from services.gateway.web_routes import WebRoutes
 from services.shared import contracts
@@ -76,7 +77,8 @@ def outcome_response(outcome):
     return json_response(outcome.status, outcome.body, headers=headers)
 
 
-class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, AdminRoutes, WebRoutes,
+class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, NoticeRoutes, AdminRoutes,
+                     WebRoutes,
                      ExposesMetrics):
     name = "gateway"
 

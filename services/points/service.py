@@ -230,6 +230,15 @@ class PointsService(ExposesMetrics):
             "available": state["balance"], "owed": state["owed"], "expiring": expiring})
 
     @rpc
+    def hours_credits(self, account, record_ids):
+        """{record id: points its approval earned} for the records of ``account`` credited so
+        far (a volunteer's notices): one lookup of the credit's key each, up to 100."""
+        entries = [self.ledger.accounts.find_by_key(f"hours:{record_id}:credit")
+                   for record_id in list(record_ids)[:100]]
+        return {entry["ref"]["id"]: entry.get("gross", entry["delta"])
+                for entry in entries if entry is not None and entry["stream"] == account}
+
+    @rpc
     def statement(self, query):
         q = load(contracts.StatementQuery(), query)
         entries = self.ledger.statement(q["account"], limit=q["limit"],

@@ -31,6 +31,7 @@ from services.volunteer.admin_lists import AdminLists
 from services.volunteer.backfill import BackfillEntrypoints
 from services.volunteer.handouts import Handouts
 from services.volunteer.hours_import import HoursImportEntrypoints
+from services.volunteer.notices import NoticeEntrypoints
 from services.volunteer.sign_in import SignInEntrypoints
 from services.volunteer.storage import REPLAYED, VolunteerStore
 
@@ -71,6 +72,7 @@ class VolunteerDatabase(MongoStore):
 
 
 class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, BackfillEntrypoints,
+                       NoticeEntrypoints,
                        AdminLists, ExposesMetrics):
     name = "volunteer"
 
