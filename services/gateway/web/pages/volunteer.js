@@ -6,6 +6,7 @@ import { barChart } from "../chart.js";
 import {
   addWords, date, errorSentence, hours, lang, monthLabel, monthOf, points, t,
 } from "../i18n.js";
+import { noticesCard } from "./notices.js";
 import { homeFor, route } from "../router.js";
 import { scanButton } from "../scan.js";
 import * as session from "../session.js";
@@ -197,10 +198,7 @@ async function homePage() {
       h("a", { class: "button", href: "#/check-in" }, t("vol.tile.check_in")),
       h("a", { class: "button", href: "#/statement" }, t("vol.tile.statement"))),
     h("div", { class: "card" }, certificateButton, certificateStatus),
-    h("h2", {}, t("vol.notices")),
-    h("div", { class: "card" }, recent.items.length
-      ? h("ul", { class: "list" }, recent.items.map(entryLine))
-      : h("p", { class: "muted" }, t("common.none"))));
+    noticesCard(session.current().subject_id));
 }
 
 async function downloadCertificate(button, status) {
