@@ -123,6 +123,9 @@ ROUTES = [
     ("get", "/merchants/{merchant_id}/statement", "What the merchant redeemed and voided per "
      "local day and offer, and the total owed (that merchant, staff of its community, admin)",
      None, 200, False),
+    ("get", "/merchants/{merchant_id}/redemptions", "The merchant's redemptions of one local "
+     "day (?date=YYYY-MM-DD, today when left out), newest first, each with its status and "
+     "voidable_until (that merchant, staff of its community, admin)", None, 200, False),
     ("post", "/transfers", "Give points to another volunteer (转赠): both sides or neither",
      contracts.TransferIn, 201, False),
     ("post", "/communities/{community_id}/fund/donations",
@@ -151,6 +154,7 @@ QUERY = {
     "/volunteers/{volunteer_id}/notices": PAGE,
     "/merchants/{merchant_id}/statement": [("from", "string"), ("to", "string"),
                                            ("format", "string")],
+    "/merchants/{merchant_id}/redemptions": [("date", "string")] + PAGE,
     "/centers/{center_id}/report": [("from", "string"), ("to", "string"), ("format", "string")],
     "/activities/{activity_id}/hours.csv": [("dry_run", "boolean")],
 }
@@ -203,7 +207,8 @@ SHAPES = {
     **{("get", path): PAGE_ANSWER for path in (
         "/volunteers", "/activities", "/activities/{activity_id}/hours", "/rewards",
         "/volunteers/{volunteer_id}/redemptions", "/communities",
-        "/communities/{community_id}/centers", "/merchants", "/users")},
+        "/communities/{community_id}/centers", "/merchants", "/users",
+        "/merchants/{merchant_id}/redemptions")},
     ("get", "/communities/{community_id}/fund"): _answer(balance="integer", items="array"),
 }
 

@@ -22,6 +22,7 @@ from services.gateway.inputs import query_limit, read_json
 from services.gateway.openapi import openapi_document
 from services.gateway.admin_routes import AdminRoutes
 from services.gateway.handout_routes import HandoutRoutes
+from services.gateway.merchant_day_routes import MerchantDayRoutes
 from services.gateway.merchant_routes import MerchantRoutes
 from services.gateway.notice_routes import NoticeRoutes
 from services.gateway.sign_in_routes import SignInRoutes
@@ -78,7 +79,7 @@ def outcome_response(outcome):
 
 
 class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, NoticeRoutes, AdminRoutes,
-                     WebRoutes,
+                     WebRoutes, MerchantDayRoutes,
                      ExposesMetrics):
     name = "gateway"
 

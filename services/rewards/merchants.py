@@ -51,7 +51,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
 
-from services.rewards import saga
+from services.rewards import merchant_days, saga
 from services.shared import contracts
 from services.shared.access import require_role
 from services.shared.appendlog import AppendLog
@@ -219,10 +219,12 @@ class MerchantStore:
         self.pending_voids = InFlight(db.pending_merchant_voids)
         self.owed = AppendLog(db, "merchant_owed")        # stream = merchant: what it is owed
         self.quota = AppendLog(db, "offer_quota")         # stream = "<offer>@<local day>"
+        self.days = AppendLog(db, "merchant_days")        # stream = "<merchant>@<local day>"
 
     def ensure_indexes(self):
         self.owed.ensure_indexes()
         self.quota.ensure_indexes()
+        self.days.ensure_indexes()
 
     def code_fate(self, code):
         return self.code_states.find_one({"_id": f"{code}:used"})
@@ -448,10 +450,16 @@ class MerchantRedemptions:
             "key": f"redemption:{rid}", "ref_type": "merchant_redemption", "ref_id": rid,
             "by": redemption["by"], "kind": "redeem",
             "reason": f"redeemed at a partner merchant: {redemption['title']}"},
-            settle=lambda: m.owed.append(
-                redemption["merchant_id"], redemption["points"], key=f"{rid}:owed",
-                floor=None, fields=self._owed_fields(redemption))))
+            settle=lambda: self._settle_merchant_redemption(redemption)))
         return steps
+
+    def _settle_merchant_redemption(self, redemption):
+        """Owed to the merchant, and on its till's list of the day."""
+        m = self.store.merchant
+        m.owed.append(redemption["merchant_id"], redemption["points"],
+                      key=f"{redemption['_id']}:owed", floor=None,
+                      fields=self._owed_fields(redemption))
+        merchant_days.record_completed(m.days, redemption)
 
     @staticmethod
     def _owed_fields(redemption):
@@ -498,6 +506,7 @@ class MerchantRedemptions:
             "kind": "refund", "reason": f"voided by the merchant: {redemption['title']}"})
         m.owed.append(redemption["merchant_id"], -redemption["points"], key=f"{rid}:void",
                       floor=None, fields=self._owed_fields(redemption))
+        merchant_days.record_voided(m.days, redemption)
         m.pending_voids.done(rid)
 
     # --- recovery ----------------------------------------------------------------------------
@@ -519,10 +528,9 @@ class MerchantRedemptions:
 
     # --- statement ---------------------------------------------------------------------------
 
-    @rpc
-    def merchant_statement(self, actor, merchant_id, args):
-        actor = load(contracts.ActorSchema(), actor)
-        query = load(contracts.MerchantStatementArgs(), args)
+    def readable_merchant(self, actor, merchant_id):
+        """(merchant, its community's zone) for that merchant, its community's staff or an
+        admin; 404 for anyone else, as if it did not exist."""
         merchant = self.store.merchants.find_one({"_id": merchant_id})
         allowed = merchant is not None and (
             actor["role"] == "admin"
@@ -531,7 +539,23 @@ class MerchantRedemptions:
                 and actor["community_id"] == merchant["community_id"]))
         if not allowed:
             raise NotFound(f"merchant {merchant_id} not found")
-        zone = zone_of(self.points.get_scheme(actor, merchant["community_id"]))
+        return merchant, zone_of(self.points.get_scheme(actor, merchant["community_id"]))
+
+    def merchant_row(self, rid):
+        """A redemption as the till lists it: its answer, the offer's title, and until when it
+        can be voided (None once voided or if it did not complete)."""
+        m = self.store.merchant
+        redemption = m.redemptions.find_one({"_id": rid})
+        outcome = m.outcomes.find_one({"_id": rid}) or {}
+        void = m.voids.find_one({"_id": rid})
+        return dict(answer(redemption, outcome, void), title=redemption["title"],
+                    voidable_until=merchant_days.voidable_until(outcome, void, VOID_WINDOW))
+
+    @rpc
+    def merchant_statement(self, actor, merchant_id, args):
+        actor = load(contracts.ActorSchema(), actor)
+        query = load(contracts.MerchantStatementArgs(), args)
+        merchant, zone = self.readable_merchant(actor, merchant_id)
         today = now().astimezone(zone).date()
         last = query["to"] or today
         first = query["from_"] or last.replace(day=1)

@@ -14,6 +14,7 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from services.rewards import bookings, domain, gifts, saga, schemas
+from services.rewards.merchant_days import MerchantDays
 from services.rewards.merchants import MerchantRedemptions
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
@@ -35,7 +36,7 @@ MAX_PAGE = 200
 SEQ_CURSOR = re.compile(r"[1-9][0-9]{0,17}")  # a catalog cursor: an entry's seq
 
 
-class RewardsService(MerchantRedemptions, ExposesMetrics):
+class RewardsService(MerchantRedemptions, MerchantDays, ExposesMetrics):
     name = "rewards"
 
     store = MongoStore("rewards", RewardsStore)

@@ -70,10 +70,24 @@ def test_merchant_redeems_a_code_on_the_till_refusals_read_as_sentences_and_a_vo
     phone.shot("till-wrong-code")
     assert balance(api, center)["balance"] == 30
 
+    # Today's list comes from the API: a reload (or another tablet) shows the same.
+    page.reload()
+    phone.wait_for_page("till")
+    row = page.locator("[data-today] li[data-voided=false]")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text(noodles["title"])
+    expect(row).to_contain_text("20 分")
+    phone.shot("till-today-after-reload")
+
     page.get_by_role("button", name="撤销").click()
     expect(page.locator("[data-today] li[data-voided=true]")).to_contain_text("已撤销，积分已退回")
     assert balance(api, center)["balance"] == 50
     phone.shot("till-voided")
+    page.reload()
+    phone.wait_for_page("till")
+    expect(page.locator("[data-today] li[data-voided=true]")).to_have_count(1)
+    expect(page.get_by_role("button", name="撤销")).to_have_count(0)  # nothing left to void
+    phone.shot("till-voided-after-reload")
 
     page.get_by_role("link", name="结算对账单").click()
     phone.wait_for_page("merchant-statement")

@@ -21,7 +21,7 @@ addWords({
     "till.done_points": "扣除 {points} · {title}",
     "till.refused": "未能核销",
     "till.today": "今日核销",
-    "till.today_note": "本机今天核销的记录；24 小时内可撤销。",
+    "till.today_note": "本店今天核销的记录；24 小时内可撤销。",
     "till.void": "撤销",
     "till.voided": "已撤销，积分已退回",
     "till.statement": "结算对账单",
@@ -53,7 +53,7 @@ addWords({
     "till.done_points": "{points} taken · {title}",
     "till.refused": "Not redeemed",
     "till.today": "Today's redemptions",
-    "till.today_note": "Redeemed on this till today; each can be voided within 24 hours.",
+    "till.today_note": "Redeemed at this shop today; each can be voided within 24 hours.",
     "till.void": "Void",
     "till.voided": "Voided; the points went back",
     "till.statement": "Settlement statement",
@@ -75,8 +75,6 @@ addWords({
   },
 });
 
-const VOID_WINDOW_MS = 24 * 3600 * 1000; // api.md: a merchant voids within 24 h
-const DAY_KEY_ZONE = "Asia/Shanghai";
 
 function me() {
   return session.current().subject_id;
@@ -88,47 +86,19 @@ function page(titleKey, ...children) {
 
 // --- today's redemptions at this till ------------------------------------------------------------
 
-// The API lists no merchant's single redemptions (only the statement's sums), so the till keeps
-// the ones it made itself, per merchant, to show today's and void them.
-function tillKey() {
-  return `timebank.till.${me()}`;
-}
-
-function localDay(iso) {
-  return new Intl.DateTimeFormat("en-CA", { timeZone: DAY_KEY_ZONE }).format(new Date(iso));
-}
-
-function kept() {
-  let items;
-  try {
-    items = JSON.parse(localStorage.getItem(tillKey())) || [];
-  } catch {
-    items = [];
-  }
-  const today = localDay(new Date().toISOString());
-  return items.filter((item) => localDay(item.created_at) === today);
-}
-
-function keep(items) {
-  localStorage.setItem(tillKey(), JSON.stringify(items));
-}
-
-function remember(redemption, title) {
-  keep([{ id: redemption.id, points: redemption.points, title,
-    created_at: redemption.created_at || new Date().toISOString(), voided: false }, ...kept()]);
-}
-
+// The merchant's redemptions of today (its community's day) from the API, newest first; each
+// can be voided until the API's voidable_until.
 function todayLine(item, onChange) {
   const status = h("p", { role: "status" });
-  const voidable = !item.voided && Date.now() - Date.parse(item.created_at) < VOID_WINDOW_MS;
+  const voided = item.status === "cancelled";
+  const voidable = item.voidable_until && Date.now() < Date.parse(item.voidable_until);
   const button = voidable ? h("button", {
     type: "button", "data-action": "void",
     onclick: async () => {
       button.disabled = true;
       try {
         await api.post(`/redemptions/${api.pathPart(item.id)}/cancel`);
-        keep(kept().map((other) => (other.id === item.id ? { ...other, voided: true } : other)));
-        onChange();
+        await onChange();
       } catch (error) {
         if (!(error instanceof api.ApiError)) throw error;
         status.className = "notice-bad";
@@ -137,23 +107,24 @@ function todayLine(item, onChange) {
       }
     },
   }, t("till.void")) : null;
-  return h("li", { "data-redemption": item.id, "data-voided": String(item.voided) },
+  return h("li", { "data-redemption": item.id, "data-voided": String(voided) },
     h("span", { class: "what" }, h("strong", {}, item.title), " ",
       h("span", { class: "muted" }, dateTime(item.created_at)),
-      item.voided ? h("p", { class: "muted" }, t("till.voided")) : null, button, status),
-    h("span", { class: `amount ${item.voided ? "" : "plus"}` }, points(item.points)));
+      voided ? h("p", { class: "muted" }, t("till.voided")) : null, button, status),
+    h("span", { class: `amount ${voided ? "" : "plus"}` }, points(item.points)));
 }
+
+const TODAY_PAGE = 200; // the API's largest page: a till's day fits
 
 function todayList() {
   const box = h("div", { class: "card", "data-today": "" });
-  const draw = () => {
-    const items = kept();
+  const draw = async () => {
+    const day = await api.get(`/merchants/${api.pathPart(me())}/redemptions?limit=${TODAY_PAGE}`);
     box.replaceChildren(h("h2", {}, t("till.today")),
       h("p", { class: "muted" }, t("till.today_note")),
-      items.length ? h("ul", { class: "list" }, items.map((item) => todayLine(item, draw)))
+      day.items.length ? h("ul", { class: "list" }, day.items.map((item) => todayLine(item, draw)))
         : h("p", { class: "muted" }, t("common.none")));
   };
-  draw();
   return { box, draw };
 }
 
@@ -192,6 +163,7 @@ async function tillPage() {
   const offers = rewards.items.filter((reward) => reward.merchant_id === me());
   const result = h("div", { class: "till-result", "aria-live": "assertive", "data-result": "" });
   const today = todayList();
+  await today.draw();
   const codeField = field({ name: "code", label: t("till.code"), autocomplete: "off",
     autocapitalize: "characters", spellcheck: "false", inputmode: "text",
     enterkeyhint: "go" });
@@ -229,8 +201,7 @@ async function tillPage() {
         h("p", { class: "reason", role: "alert" }, refusal(error)));
       return;
     }
-    remember(done, offer.title);
-    today.draw();
+    await today.draw();
     result.className = "till-result ok";
     result.dataset.result = "completed";
     result.dataset.points = done.points;
