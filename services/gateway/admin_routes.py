@@ -2,6 +2,7 @@
 ?limit=&cursor= as {items, next_cursor}:
 
     GET /communities                          every community
+    GET /communities/{id}                     one community (its name and code)
     GET /communities/{id}/centers             a community's centers
     GET /merchants?community_id=              a community's merchants
     GET /users?center_id= | ?merchant_id=     a center's staff or a merchant's logins, with
@@ -10,6 +11,7 @@
 Admin only; the owning services decide (403 for other roles, 404 for an unknown owner).
 """
 from services.shared import listings
+from services.shared.access import require_role
 from services.shared.contracts import load
 from services.shared.web import http, json_response
 
@@ -28,6 +30,11 @@ class AdminRoutes:
     @http("GET", f"{API}/communities")
     def list_communities(self, request):
         return self._admin_list(request, listings.PageArgs(), self.volunteer.list_communities)
+
+    @http("GET", f"{API}/communities/<string:community_id>")
+    def get_community(self, request, community_id):
+        require_role(self.tokens.actor(request), "admin")
+        return json_response(200, self.volunteer.get_community(community_id))
 
     @http("GET", f"{API}/communities/<string:community_id>/centers")
     def list_centers(self, request, community_id):

@@ -103,3 +103,11 @@ def test_bad_list_queries_are_400_with_the_field(api, admin, center):
     error_of(api.get(f"{API}/merchants?community_id=com_nowhere", token=admin), 404,
              "not_found")
     error_of(api.get(f"{API}/users?merchant_id=mer_nowhere", token=admin), 404, "not_found")
+
+
+def test_one_community_for_the_admin(api, admin, center):
+    path = f"{API}/communities/{center['community_id']}"
+    community = api.get(path, token=admin).json()
+    assert (community["id"], community["name"]) == (center["community_id"], "新华社区")
+    error_of(api.get(path, token=center["staff"]), 403, "forbidden")
+    error_of(api.get(f"{API}/communities/com_nowhere", token=admin), 404, "not_found")

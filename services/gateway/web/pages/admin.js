@@ -1,15 +1,14 @@
-// The admin's pages (a desk): communities (create, open), a community's centers (create) and
-// its points scheme: the versions as a table, and a form for the next version that shows what
-// 90 minutes of each category would earn under it on a weekday and on a rest day.
-//
-// The API has no list of communities, so the list is the ones this browser created or opened.
+// The admin's pages (a desk): communities (the list, create, open by number), a community's
+// points scheme (the versions as a table, and a form for the next version that shows what 90
+// minutes of each category would earn under it on a weekday and on a rest day), its centers
+// with their staff logins, and its merchants with their logins; a login can be disabled.
 import * as api from "../api.js";
 import { addWords, CATEGORIES, date, errorSentence, t } from "../i18n.js";
 import { go, homeFor, route } from "../router.js";
 import { field, form, h, onSubmit, showError } from "../ui.js";
 
 const PREVIEW_MINUTES = 90; // ui.md: the form shows what 90 minutes would earn
-const KNOWN_KEY = "timebank.admin.communities";
+const PAGE_SIZE = 50;
 
 addWords({
   zh: {
@@ -20,7 +19,38 @@ addWords({
     "admin.community.create": "创建社区",
     "admin.community.open": "打开社区",
     "admin.community.id": "社区编号",
-    "admin.community.known": "本机创建或打开过的社区",
+    "admin.community.list": "全部社区",
+    "admin.community.created_on": "创建于 {date}",
+    "admin.more": "加载更多",
+    "admin.center.list": "本社区的服务中心",
+    "admin.center.staff": "工作人员账号",
+    "admin.merchants": "爱心商家",
+    "admin.merchant.list": "本社区的商家",
+    "admin.merchant.name": "商家名称",
+    "admin.merchant.address": "地址（可选）",
+    "admin.merchant.create": "新建商家",
+    "admin.merchant.created": "已创建商家 {name}",
+    "admin.merchant.logins": "商家账号",
+    "admin.login.username": "用户名",
+    "admin.login.password": "初始密码（至少 8 位）",
+    "admin.login.center": "所属服务中心",
+    "admin.login.merchant": "所属商家",
+    "admin.login.new_staff": "新建工作人员账号",
+    "admin.login.new_merchant": "新建商家账号",
+    "admin.login.create": "创建账号",
+    "admin.login.created": "已创建账号 {username}",
+    "admin.login.active": "正常",
+    "admin.login.disabled": "已停用",
+    "admin.login.disable": "停用 {username}",
+    "admin.login.disabled_now": "账号 {username} 已停用，不能再登录",
+    "admin.login.none_yet": "先新建一个服务中心",
+    "admin.login.no_merchant_yet": "先新建一个商家",
+    "role.center_staff": "工作人员",
+    "role.merchant": "商家",
+    "role.admin": "管理员",
+    "error.username_taken": "该用户名已被使用，请换一个",
+    "error.code_taken": "该社区代码已被使用，请换一个",
+    "error.cannot_disable_self": "不能停用自己的账号",
     "admin.centers": "服务中心",
     "admin.center.name": "服务中心名称",
     "admin.center.address": "地址（可选）",
@@ -56,7 +86,38 @@ addWords({
     "admin.community.create": "Create the community",
     "admin.community.open": "Open a community",
     "admin.community.id": "Community number",
-    "admin.community.known": "Communities created or opened here",
+    "admin.community.list": "All communities",
+    "admin.community.created_on": "created {date}",
+    "admin.more": "Show more",
+    "admin.center.list": "This community's centers",
+    "admin.center.staff": "Staff logins",
+    "admin.merchants": "Merchants",
+    "admin.merchant.list": "This community's merchants",
+    "admin.merchant.name": "Merchant name",
+    "admin.merchant.address": "Address (optional)",
+    "admin.merchant.create": "Add a merchant",
+    "admin.merchant.created": "Merchant {name} added",
+    "admin.merchant.logins": "Merchant logins",
+    "admin.login.username": "Username",
+    "admin.login.password": "First password (8 characters or more)",
+    "admin.login.center": "Center",
+    "admin.login.merchant": "Merchant",
+    "admin.login.new_staff": "New staff login",
+    "admin.login.new_merchant": "New merchant login",
+    "admin.login.create": "Create the login",
+    "admin.login.created": "Login {username} created",
+    "admin.login.active": "active",
+    "admin.login.disabled": "disabled",
+    "admin.login.disable": "Disable {username}",
+    "admin.login.disabled_now": "Login {username} is disabled: it can no longer sign in",
+    "admin.login.none_yet": "Create a center first",
+    "admin.login.no_merchant_yet": "Add a merchant first",
+    "role.center_staff": "staff",
+    "role.merchant": "merchant",
+    "role.admin": "administrator",
+    "error.username_taken": "This username is taken; choose another",
+    "error.code_taken": "This community code is taken; choose another",
+    "error.cannot_disable_self": "You cannot disable your own login",
     "admin.centers": "Centers",
     "admin.center.name": "Center name",
     "admin.center.address": "Address (optional)",
@@ -86,23 +147,68 @@ addWords({
   },
 });
 
-// --- communities this browser knows ------------------------------------------------------------
-
-function knownCommunities() {
-  try {
-    return JSON.parse(localStorage.getItem(KNOWN_KEY)) || [];
-  } catch {
-    return [];
-  }
-}
-
-function remember(community) {
-  const others = knownCommunities().filter((c) => c.id !== community.id);
-  localStorage.setItem(KNOWN_KEY, JSON.stringify([community, ...others]));
-}
+// --- lists from the API ----------------------------------------------------------------------
 
 function page(titleKey, ...children) {
   return h("section", { class: "admin-page", "data-title": t(titleKey) }, ...children);
+}
+
+// A list the API pages: the first page now, a button for each next one.
+async function pagedList(path, item, attrs = {}) {
+  const list = h("ul", { class: "list", ...attrs });
+  const more = h("button", { type: "button", hidden: true }, t("admin.more"));
+  const empty = h("p", { class: "muted", hidden: true }, t("common.none"));
+  let cursor = null;
+  const load = async () => {
+    const sep = path.includes("?") ? "&" : "?";
+    const answer = await api.get(`${path}${sep}limit=${PAGE_SIZE}${cursor ? `&cursor=${cursor}` : ""}`);
+    list.append(...await Promise.all(answer.items.map(item)));
+    cursor = answer.next_cursor;
+    more.hidden = !cursor;
+    empty.hidden = list.children.length > 0;
+  };
+  more.addEventListener("click", load);
+  await load();
+  return h("div", {}, list, empty, more);
+}
+
+// Every item of a list (a community's centers or merchants for a form's choice).
+async function everything(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const answer = await api.get(`${path}${sep}limit=200${cursor ? `&cursor=${cursor}` : ""}`);
+    items.push(...answer.items);
+    cursor = answer.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+// A refusal that concerns one field (a taken username or code) reads as its sentence next to
+// that field too, not only under the form.
+function sentenceAt(formEl, fieldName) {
+  return (error) => {
+    showError(formEl, error);
+    const slot = formEl.querySelector(`[data-field-error="${fieldName}"]`);
+    if (error.status === 409 && slot) {
+      slot.textContent = errorSentence(error);
+      formEl.querySelector(`[name="${fieldName}"]`)?.setAttribute("aria-invalid", "true");
+      formEl.querySelector("[data-form-error]").textContent = ""; // said once, where it belongs
+    }
+  };
+}
+
+// onSubmit whose API refusals go through ``shown`` (e.g. sentenceAt).
+function onSubmitShowing(formEl, shown, action) {
+  onSubmit(formEl, async (data) => {
+    try {
+      await action(data);
+    } catch (error) {
+      if (!(error instanceof api.ApiError)) throw error;
+      shown(error);
+    }
+  });
 }
 
 function communitiesPage() {
@@ -110,9 +216,8 @@ function communitiesPage() {
     field({ name: "name", label: t("admin.community.name") }),
     field({ name: "code", label: t("admin.community.code"), autocapitalize: "none", spellcheck: "false" }),
     h("button", { type: "submit", class: "primary" }, t("admin.community.create")));
-  onSubmit(createForm, async (data) => {
+  onSubmitShowing(createForm, sentenceAt(createForm, "code"), async (data) => {
     const community = await api.post("/communities", { name: data.get("name"), code: data.get("code") });
-    remember({ id: community.id, name: community.name, code: community.code });
     go(`community/${api.pathPart(community.id)}`);
   });
   const openForm = form({ "aria-labelledby": "open-community" },
@@ -120,41 +225,192 @@ function communitiesPage() {
     h("button", { type: "submit" }, t("admin.community.open")));
   onSubmit(openForm, async (data) => {
     const id = data.get("id").trim();
-    await api.get(`/communities/${api.pathPart(id)}/scheme`); // refuses an unknown community
-    remember({ id, name: id, code: "" });
+    await api.get(`/communities/${api.pathPart(id)}`); // refuses an unknown community
     go(`community/${api.pathPart(id)}`);
   });
-  const known = knownCommunities();
-  return page("admin.communities",
+  return pagedList("/communities", (c) => h("li", { "data-community": c.id },
+    h("span", { class: "what" }, h("a", { href: `#/community/${api.pathPart(c.id)}` }, c.name),
+      " ", h("span", { class: "muted" }, c.code)),
+    h("span", { class: "muted" }, t("admin.community.created_on", { date: date(c.created_at) }))),
+  { "data-communities": "" }).then((list) => page("admin.communities",
     h("h1", {}, t("admin.communities")),
-    h("div", { class: "card" }, h("h2", {}, t("admin.community.known")), known.length
-      ? h("ul", { class: "list", "data-communities": "" }, known.map((c) => h("li", { "data-community": c.id },
-        h("span", { class: "what" }, h("a", { href: `#/community/${api.pathPart(c.id)}` }, c.name),
-          " ", h("span", { class: "muted" }, c.code)))))
-      : h("p", { class: "muted" }, t("common.none"))),
     h("div", { class: "card" }, h("h2", { id: "new-community" }, t("admin.community.new")), createForm),
-    h("div", { class: "card" }, h("h2", { id: "open-community" }, t("admin.community.open")), openForm));
+    h("div", { class: "card" }, h("h2", {}, t("admin.community.list")), list),
+    h("div", { class: "card" }, h("h2", { id: "open-community" }, t("admin.community.open")), openForm)));
+}
+
+// --- a community's header and its pages --------------------------------------------------------
+
+async function communityHeader(id, current) {
+  const community = await api.get(`/communities/${api.pathPart(id)}`);
+  const part = api.pathPart(id);
+  const tabs = [["admin.scheme", `#/community/${part}`], ["admin.centers", `#/centers/${part}`],
+    ["admin.merchants", `#/merchants/${part}`]];
+  return [
+    h("p", {}, h("a", { href: "#/communities" }, `← ${t("admin.communities")}`)),
+    h("h1", {}, community.name, " ", h("span", { class: "muted" }, community.code)),
+    h("p", { class: "muted" }, t("admin.community.id"), " ", h("code", {}, id)),
+    h("nav", { class: "admin-tabs", "aria-label": community.name }, tabs.map(([key, href]) =>
+      h("a", { href, class: "button", "aria-current": key === current ? "page" : null }, t(key)))),
+  ];
+}
+
+function statusNote() {
+  return h("p", { role: "status" });
+}
+
+function say(status, message) {
+  status.className = "notice-ok";
+  status.textContent = message;
+}
+
+// A choice of the community's centers or merchants, labelled, with its own error line.
+function choice(name, label, items) {
+  const id = `f-${name}-choice`;
+  return h("div", { class: "field" }, h("label", { for: id }, label),
+    h("select", { id, name, "aria-describedby": `${id}-error` },
+      items.map((item) => h("option", { value: item.id }, item.name))),
+    h("p", { class: "field-error", id: `${id}-error`, "data-field-error": name }));
+}
+
+// A login in a list: who, role, active or disabled, and a button to disable it.
+function loginItem(user, onDisabled) {
+  const state = h("span", { class: "badge", "data-state": user.disabled ? "disabled" : "active" },
+    t(user.disabled ? "admin.login.disabled" : "admin.login.active"));
+  const button = user.disabled ? null : h("button", { type: "button" },
+    t("admin.login.disable", { username: user.username }));
+  button?.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      await api.post(`/users/${api.pathPart(user.username)}/disable`, {});
+    } catch (error) {
+      if (!(error instanceof api.ApiError)) throw error;
+      button.disabled = false;
+      onDisabled(null, error);
+      return;
+    }
+    onDisabled(user);
+  });
+  return h("li", { "data-login": user.username },
+    h("span", { class: "what" }, user.username, " ", h("span", { class: "muted" }, t(`role.${user.role}`)), state),
+    button);
+}
+
+// The logins of a center or a merchant, as a list under it.
+async function loginsOf(query, onDisabled) {
+  return pagedList(`/users?${query}`, (user) => loginItem(user, onDisabled));
+}
+
+function loginForm({ headingId, headingKey, ownerField, ownerKey, owners, role, noneKey, onCreated }) {
+  const heading = t(headingKey);
+  if (!owners.length) {
+    return h("div", { class: "card" }, h("h2", { id: headingId }, heading), h("p", { class: "muted" }, t(noneKey)));
+  }
+  const status = statusNote();
+  const formEl = form({ "aria-labelledby": headingId },
+    choice(ownerField, t(ownerKey), owners),
+    field({ name: "username", label: t("admin.login.username"), autocapitalize: "none", spellcheck: "false",
+      autocomplete: "off" }),
+    field({ name: "password", label: t("admin.login.password"), type: "password", autocomplete: "new-password" }),
+    h("button", { type: "submit", class: "primary" }, t("admin.login.create")));
+  onSubmitShowing(formEl, sentenceAt(formEl, "username"), async (data) => {
+    status.textContent = "";
+    const user = await api.post("/users", { username: data.get("username"), password: data.get("password"),
+      role, [ownerField]: data.get(ownerField) });
+    await onCreated(t("admin.login.created", { username: user.username }));
+  });
+  return h("div", { class: "card" }, h("h2", { id: headingId }, heading), formEl, status);
+}
+
+// Re-renders the page with a message at its top (after a create or a disable).
+function refresher(render, holder) {
+  return async (message, error) => {
+    const fresh = await render();
+    holder.replaceChildren(...fresh.childNodes);
+    const note = holder.querySelector("[data-page-status]");
+    if (error) {
+      note.className = "notice-bad";
+      note.textContent = errorSentence(error);
+    } else if (message) {
+      say(note, message);
+    }
+  };
+}
+
+function ownerCard(owner, details, logins, headingKey) {
+  return h("li", { "data-owner": owner.id },
+    h("div", { class: "what" }, h("h3", {}, owner.name), details,
+      h("h4", {}, t(headingKey)), logins));
+}
+
+// A community's centers or merchants, each with its logins, the form for a new one and the
+// form for a new login of one of them; the page renders again after each change.
+async function ownersPage(id, kind) {
+  const holder = page(kind.titleKey);
+  const render = async () => {
+    const refresh = refresher(render, holder);
+    const disabled = (user, error) =>
+      refresh(user && t("admin.login.disabled_now", { username: user.username }), error);
+    const owners = await everything(kind.listPath(api.pathPart(id)));
+    const cards = await Promise.all(owners.map(async (owner) => ownerCard(owner,
+      owner.address ? h("p", { class: "muted" }, owner.address) : null,
+      await loginsOf(`${kind.ownerField}=${api.pathPart(owner.id)}`, disabled), kind.loginsKey)));
+    return h("div", {}, ...await communityHeader(id, kind.titleKey),
+      h("p", { "data-page-status": "", role: "status" }),
+      h("div", { class: "card" }, h("h2", {}, t(kind.listKey)), cards.length
+        ? h("ul", { class: "list owners", [kind.listAttr]: "" }, cards)
+        : h("p", { class: "muted" }, t("common.none"))),
+      kind.newOwnerForm(id, refresh),
+      loginForm({ ...kind.login, owners, ownerField: kind.ownerField, onCreated: refresh }));
+  };
+  holder.append(...(await render()).childNodes);
+  return holder;
+}
+
+const CENTERS = {
+  titleKey: "admin.centers", listKey: "admin.center.list", listAttr: "data-centers",
+  listPath: (part) => `/communities/${part}/centers`, ownerField: "center_id",
+  loginsKey: "admin.center.staff", newOwnerForm: (id, refresh) => centerForm(id, refresh),
+  login: { headingId: "new-staff", headingKey: "admin.login.new_staff", ownerKey: "admin.login.center",
+    role: "center_staff", noneKey: "admin.login.none_yet" },
+};
+
+const MERCHANTS = {
+  titleKey: "admin.merchants", listKey: "admin.merchant.list", listAttr: "data-merchants",
+  listPath: (part) => `/merchants?community_id=${part}`, ownerField: "merchant_id",
+  loginsKey: "admin.merchant.logins", newOwnerForm: (id, refresh) => merchantForm(id, refresh),
+  login: { headingId: "new-merchant-login", headingKey: "admin.login.new_merchant",
+    ownerKey: "admin.login.merchant", role: "merchant", noneKey: "admin.login.no_merchant_yet" },
+};
+
+function merchantForm(communityId, onCreated) {
+  const formEl = form({ "aria-labelledby": "new-merchant" },
+    field({ name: "name", label: t("admin.merchant.name") }),
+    field({ name: "address", label: t("admin.merchant.address") }),
+    h("button", { type: "submit", class: "primary" }, t("admin.merchant.create")));
+  onSubmit(formEl, async (data) => {
+    const body = { community_id: communityId, name: data.get("name") };
+    if (data.get("address").trim()) body.address = data.get("address");
+    const merchant = await api.post("/merchants", body);
+    await onCreated(t("admin.merchant.created", { name: merchant.name }));
+  });
+  return h("div", { class: "card" }, h("h2", { id: "new-merchant" }, t("admin.merchant.create")), formEl);
 }
 
 // --- one community: its centers and its points scheme ------------------------------------------
 
-function centerForm(communityId) {
-  const status = h("p", { role: "status" });
+function centerForm(communityId, onCreated) {
   const centerCreate = form({ "aria-labelledby": "new-center" },
     field({ name: "name", label: t("admin.center.name") }),
     field({ name: "address", label: t("admin.center.address") }),
-    h("button", { type: "submit" }, t("admin.center.create")));
+    h("button", { type: "submit", class: "primary" }, t("admin.center.create")));
   onSubmit(centerCreate, async (data) => {
-    status.textContent = "";
     const body = { community_id: communityId, name: data.get("name") };
     if (data.get("address").trim()) body.address = data.get("address");
     const center = await api.post("/centers", body);
-    status.className = "notice-ok";
-    status.textContent = t("admin.center.created", { name: center.name, id: center.id });
-    centerCreate.reset();
+    await onCreated(t("admin.center.created", { name: center.name, id: center.id }));
   });
-  return h("div", { class: "card" }, h("h2", { id: "new-center" }, t("admin.center.create")),
-    centerCreate, status);
+  return h("div", { class: "card" }, h("h2", { id: "new-center" }, t("admin.center.create")), centerCreate);
 }
 
 function showDate(localDate) {
@@ -299,7 +555,6 @@ function schemeForm(communityId, scheme, onPublished) {
 
 async function communityPage({ id }) {
   const scheme = await api.get(`/communities/${api.pathPart(id)}/scheme`);
-  const known = knownCommunities().find((c) => c.id === id) || { id, name: id, code: "" };
   const versions = h("div", { class: "card", "aria-live": "polite" },
     h("h2", {}, t("admin.scheme.versions")), versionsTable(scheme));
   const onPublished = async (message) => {
@@ -308,17 +563,15 @@ async function communityPage({ id }) {
       h("p", { class: "notice-ok", role: "status" }, message), versionsTable(now));
   };
   return page("admin.scheme",
-    h("p", {}, h("a", { href: "#/communities" }, `← ${t("admin.communities")}`)),
-    h("h1", {}, known.name, " ", h("span", { class: "muted" }, known.code)),
-    h("p", { class: "muted" }, t("admin.community.id"), " ", h("code", {}, id)),
+    ...await communityHeader(id, "admin.scheme"),
     h("h2", {}, t("admin.scheme")),
     versions,
-    schemeForm(id, scheme, onPublished),
-    h("h2", {}, t("admin.centers")),
-    centerForm(id));
+    schemeForm(id, scheme, onPublished));
 }
 
 const ADMIN = { roles: ["admin"] };
 route("communities", communitiesPage, ADMIN);
 route("community/:id", communityPage, ADMIN);
+route("centers/:id", ({ id }) => ownersPage(id, CENTERS), ADMIN);
+route("merchants/:id", ({ id }) => ownersPage(id, MERCHANTS), ADMIN);
 homeFor("admin", "communities");
