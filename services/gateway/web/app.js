@@ -9,6 +9,8 @@ import { errorPanel, h } from "./ui.js";
 import "./pages/sign_in.js";
 import "./pages/verify.js";
 import "./pages/volunteer.js";
+import "./pages/volunteer_book.js";
+import "./pages/volunteer_give.js";
 import "./pages/admin.js";
 import "./pages/merchant.js";
 import "./pages/center.js";

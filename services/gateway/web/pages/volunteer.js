@@ -28,6 +28,13 @@ addWords({
     "vol.certificate": "下载志愿服务证明",
     "vol.certificate.done": "证明已下载，编号 {code}",
     "vol.notices": "最新动态",
+    "vol.more": "更多",
+    "vol.more.services": "以服务换服务",
+    "vol.more.redemptions": "我的兑换",
+    "vol.more.give": "转赠积分",
+    "vol.more.donate": "捐赠",
+    "vol.my_number": "我的编号",
+    "vol.my_number.explain": "家人给您转赠积分时，请把这个编号告诉对方。",
     "statement.title": "积分明细",
     "statement.chart": "每月志愿服务时长",
     "statement.expiring": "即将过期",
@@ -59,7 +66,7 @@ addWords({
     "catalog.confirm": "确认兑换（{points}）",
     "catalog.done": "兑换成功，扣除 {points}",
     "catalog.pickup": "取货码 {code}",
-    "catalog.service": "以服务换服务：请联系服务中心预约",
+    "catalog.service": "以服务换服务：选时间预约",
     "catalog.merchant": "爱心商家：结账时出示兑换码",
     "check_in.title": "活动签到",
     "check_in.explain": "输入活动现场显示的活动编号和签到码（或粘贴扫码得到的内容）。",
@@ -85,6 +92,13 @@ addWords({
     "vol.certificate": "Download my service certificate",
     "vol.certificate.done": "Certificate downloaded, code {code}",
     "vol.notices": "Latest",
+    "vol.more": "More",
+    "vol.more.services": "Services between neighbours",
+    "vol.more.redemptions": "My redemptions",
+    "vol.more.give": "Give points",
+    "vol.more.donate": "Donate",
+    "vol.my_number": "My number",
+    "vol.my_number.explain": "Give this number to family who want to give you points.",
     "statement.title": "Points statement",
     "statement.chart": "Service hours by month",
     "statement.expiring": "Expiring soon",
@@ -116,7 +130,7 @@ addWords({
     "catalog.confirm": "Confirm ({points})",
     "catalog.done": "Redeemed: {points} taken",
     "catalog.pickup": "Pickup code {code}",
-    "catalog.service": "Services between neighbours: book through your center",
+    "catalog.service": "Services between neighbours: pick a time to book",
     "catalog.merchant": "Partner merchant: show a one-time code at the counter",
     "check_in.title": "Activity check-in",
     "check_in.explain": "Type the activity number and the code shown on site (or paste what the scan read).",
@@ -133,15 +147,16 @@ const EXPIRY_WARNING_DAYS = 60; // ui.md: the amber line when points expire with
 const CHART_MONTHS = 6;
 const STATEMENT_PAGE = 1000; // the API's largest page
 
-function me() {
+// Shared with the volunteer's other pages (pages/volunteer_*.js).
+export function me() {
   return api.pathPart(session.current().subject_id);
 }
 
-function page(titleKey, ...children) {
+export function page(titleKey, ...children) {
   return h("section", { "data-title": t(titleKey) }, ...children);
 }
 
-function backLink() {
+export function backLink() {
   return h("p", {}, h("a", { href: "#/home" }, `← ${t("nav.back")}`));
 }
 
@@ -198,7 +213,22 @@ async function homePage() {
       h("a", { class: "button", href: "#/check-in" }, t("vol.tile.check_in")),
       h("a", { class: "button", href: "#/statement" }, t("vol.tile.statement"))),
     h("div", { class: "card" }, certificateButton, certificateStatus),
-    noticesCard(session.current().subject_id));
+    noticesCard(session.current().subject_id),
+    moreRow(volunteer));
+}
+
+// Below the notices: the volunteer's other pages, and the number family give points to.
+function moreRow(volunteer) {
+  return h("div", { class: "card more" },
+    h("h2", {}, t("vol.more")),
+    h("nav", { class: "more-links", "aria-label": t("vol.more") },
+      h("a", { href: "#/services" }, t("vol.more.services")),
+      h("a", { href: "#/redemptions" }, t("vol.more.redemptions")),
+      h("a", { href: "#/give" }, t("vol.more.give")),
+      h("a", { href: "#/donate" }, t("vol.more.donate"))),
+    h("p", { class: "my-number" }, t("vol.my_number"), " ",
+      h("code", { "data-volunteer-number": volunteer.id }, volunteer.id)),
+    h("p", { class: "muted" }, t("vol.my_number.explain")));
 }
 
 async function downloadCertificate(button, status) {
@@ -363,10 +393,7 @@ function rewardItem(reward, balance, onRedeemed) {
       if (!(error instanceof api.ApiError)) throw error;
       status.className = "notice-bad";
       status.setAttribute("role", "alert");
-      status.textContent = error.code === "insufficient_points"
-        ? t("error.insufficient_points.short", {
-          n: Math.max(1, reward.cost_points - (await api.get(`/volunteers/${me()}/balance`)).available) })
-        : errorSentence(error);
+      status.textContent = await refusalSentence(error, reward.cost_points);
       button.disabled = false;
     }
   };
@@ -381,7 +408,9 @@ function rewardItem(reward, balance, onRedeemed) {
       },
     }, t("catalog.redeem")));
   } else {
-    actions.append(h("p", { class: "muted" }, t(reward.kind === "service" ? "catalog.service" : "catalog.merchant")));
+    actions.append(reward.kind === "service"
+      ? h("a", { href: "#/services", "data-action": "book" }, t("catalog.service"))
+      : h("p", { class: "muted" }, t("catalog.merchant")));
   }
   return h("li", { "data-reward": reward.id, class: "reward" },
     h("span", { class: "what" }, h("strong", {}, reward.title), h("br"),
@@ -390,20 +419,34 @@ function rewardItem(reward, balance, onRedeemed) {
     h("span", { class: `amount ${reward.cost_points > balance.available ? "minus" : ""}` }, cost));
 }
 
+// A refusal as one sentence; too few points says how many more ``cost`` needs.
+export async function refusalSentence(error, cost) {
+  if (error.code !== "insufficient_points") return errorSentence(error);
+  const { available } = await api.get(`/volunteers/${me()}/balance`);
+  return t("error.insufficient_points.short", { n: Math.max(1, cost - available) });
+}
+
+// "可用积分 46 分", and a way to show the balance again after points moved.
+export async function availableLine(balance = null) {
+  const { available } = balance || await api.get(`/volunteers/${me()}/balance`);
+  const shown = h("strong", { "data-available": available }, points(available));
+  const refresh = async () => {
+    const now = await api.get(`/volunteers/${me()}/balance`);
+    shown.dataset.available = now.available;
+    shown.textContent = points(now.available);
+  };
+  return { line: h("p", {}, t("vol.available"), " ", shown), refresh };
+}
+
 async function catalogPage() {
   const [rewards, balance] = await Promise.all([
     api.get("/rewards?limit=100"), api.get(`/volunteers/${me()}/balance`)]);
-  const available = h("strong", { "data-available": balance.available }, points(balance.available));
-  const refreshBalance = async () => {
-    const now = await api.get(`/volunteers/${me()}/balance`);
-    available.dataset.available = now.available;
-    available.textContent = points(now.available);
-  };
+  const available = await availableLine(balance);
   return page("catalog.title", backLink(),
     h("h1", {}, t("catalog.title")),
-    h("p", {}, t("vol.available"), " ", available),
+    available.line,
     h("div", { class: "card" }, rewards.items.length
-      ? h("ul", { class: "list" }, rewards.items.map((reward) => rewardItem(reward, balance, refreshBalance)))
+      ? h("ul", { class: "list" }, rewards.items.map((reward) => rewardItem(reward, balance, available.refresh)))
       : h("p", { class: "muted" }, t("common.none"))));
 }
 
