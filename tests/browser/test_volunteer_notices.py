@@ -3,7 +3,7 @@ a sentence, newest first, in Chinese and then in English, with its date."""
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
-from tests.e2e.conftest import working_day_slot
+from tests.e2e.conftest import earn, working_day_slot
 from tests.e2e.test_notices import notices, ready_gift, rejected_record
 from tests.support import wait_until
 
@@ -59,3 +59,21 @@ def test_the_home_page_tells_each_notice_as_a_sentence_in_both_languages(api, ce
     expect(lines.nth(0)).to_contain_text("大米 5kg is ready for pickup at the center")
     expect(lines.nth(0)).to_contain_text(f"pickup code {redemption['pickup_code']}")
     phone.shot("home-notices-english")
+
+
+def test_more_notices_come_a_page_at_a_time(api, center, phone):
+    earn(api, center, 360)  # 60 points: six gifts of 10
+    for _ in range(6):
+        ready_gift(api, center)
+    page = phone.page
+    sign_in(phone, f"li{center['suffix']}", VOLUNTEER_PASSWORD)
+    phone.wait_for_page("home")
+
+    lines = page.locator("[data-notices] li")
+    expect(lines).to_have_count(5)
+    more = page.get_by_role("button", name="更多动态")
+    more.click()
+    expect(lines).to_have_count(7)  # six gifts ready, then the hours that paid for them
+    expect(lines.nth(6)).to_contain_text("已通过 6 小时 其他，获得 60 分")
+    expect(more).to_be_hidden()
+    phone.shot("home-notices-all")
