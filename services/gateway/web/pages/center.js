@@ -1,12 +1,14 @@
 // Center staff's pages (a desk computer, usable at 360 px too): the center's activities and a
 // form for a new one; an activity's page with its sign-in code as a QR image for a screen, the
 // attendance sheet (volunteers found by name or phone, minutes pre-filled from the activity's
-// length) and its hours, approved one by one or all at once.
+// length) and its hours, approved one by one or all at once; a paper sheet's CSV checked row
+// by row before it is written; the code rotated; the gift shelf and its pickups; the report.
 import * as api from "../api.js";
-import { addWords, CATEGORIES, dateTime, errorSentence, hours, t } from "../i18n.js";
+import { barChart } from "../chart.js";
+import { addWords, CATEGORIES, dateTime, errorSentence, hours, lang, points, t } from "../i18n.js";
 import { homeFor, route } from "../router.js";
 import * as session from "../session.js";
-import { field, form, h, onSubmit } from "../ui.js";
+import { field, form, h, onSubmit, saveAs } from "../ui.js";
 
 addWords({
   zh: {
@@ -42,6 +44,53 @@ addWords({
     "status.rejected": "已驳回",
     "status.revoked": "已撤销",
     "error.sheet_empty": "请先查找并加入志愿者",
+    "center.nav": "中心菜单",
+    "center.nav_gifts": "爱心超市",
+    "center.nav_report": "服务报表",
+    "center.rotate": "更换签到码",
+    "center.rotated": "签到码已更换，旧码不再有效",
+    "center.csv": "上传纸质登记表（CSV）",
+    "center.csv_file": "CSV 文件（志愿者编号或手机号、分钟）",
+    "center.csv_check": "检查",
+    "center.csv_write": "写入",
+    "center.csv_line": "行",
+    "center.csv_who": "志愿者",
+    "center.csv_minutes": "分钟",
+    "center.csv_problem": "问题",
+    "center.csv_ok": "可以写入",
+    "center.csv_bad": "{n} 行有问题，请改正后重新上传；没有写入任何记录",
+    "center.csv_clean": "全部 {n} 行无误，其中 {new} 行是新的：点“写入”登记",
+    "center.csv_written": "已写入 {added} 条，{already} 条之前已登记",
+    "error.csv_choose": "请先选择一个 CSV 文件",
+    "sheet.no_volunteer": "本社区没有志愿者 {who}",
+    "sheet.no_phone_volunteer": "本社区没有手机号为 {who} 的志愿者",
+    "sheet.phone_shared": "手机号 {who} 对应多位志愿者，请填写志愿者编号",
+    "sheet.no_who": "没有志愿者编号，也没有手机号",
+    "sheet.no_minutes": "没有填写分钟数",
+    "sheet.not_whole": "分钟数 {value} 不是整数",
+    "sheet.out_of_range": "分钟数 {value} 不在 1 到 1440 之间",
+    "sheet.twice": "这位志愿者已在第 {line} 行",
+    "sheet.too_long": "{value} 分钟超过了活动时长（{longest} 分钟）",
+    "sheet.logged_other": "这位志愿者已登记 {value} 分钟，请先驳回原记录",
+    "sheet.bad_phone": "手机号 {value} 格式不对",
+    "sheet.excel_number": "手机号被表格转成了数字，请把该列设为文本",
+    "report.title": "服务报表",
+    "report.from": "起始日期",
+    "report.to": "截止日期",
+    "report.show": "查看",
+    "report.range": "{from} 至 {to}",
+    "report.total_hours": "合计服务时长",
+    "report.total_points": "合计积分",
+    "report.hours_chart": "每月服务时长（小时）",
+    "report.points_chart": "每月积分",
+    "report.by_category": "按服务类别",
+    "report.volunteers": "志愿者",
+    "report.category": "类别",
+    "report.name": "姓名",
+    "report.time": "服务时长",
+    "report.points": "积分",
+    "report.csv": "下载 CSV",
+    "report.hours_n": "{n} 小时",
   },
   en: {
     "center.title": "Activities",
@@ -76,6 +125,53 @@ addWords({
     "status.rejected": "Rejected",
     "status.revoked": "Revoked",
     "error.sheet_empty": "Find and add volunteers first",
+    "center.nav": "Center menu",
+    "center.nav_gifts": "Gift shelf",
+    "center.nav_report": "Report",
+    "center.rotate": "New sign-in code",
+    "center.rotated": "The code was changed; the old one no longer works",
+    "center.csv": "Upload a paper sheet (CSV)",
+    "center.csv_file": "CSV file (volunteer id or phone, minutes)",
+    "center.csv_check": "Check",
+    "center.csv_write": "Write",
+    "center.csv_line": "Line",
+    "center.csv_who": "Volunteer",
+    "center.csv_minutes": "Minutes",
+    "center.csv_problem": "Problem",
+    "center.csv_ok": "Ready",
+    "center.csv_bad": "{n} rows have problems: fix them and upload again; nothing was written",
+    "center.csv_clean": "All {n} rows are fine, {new} of them new: press Write to log them",
+    "center.csv_written": "{added} written, {already} were logged already",
+    "error.csv_choose": "Choose a CSV file first",
+    "sheet.no_volunteer": "No volunteer {who} in this community",
+    "sheet.no_phone_volunteer": "No volunteer with phone {who} in this community",
+    "sheet.phone_shared": "Phone {who} belongs to several volunteers: give the volunteer id",
+    "sheet.no_who": "No volunteer id and no phone number",
+    "sheet.no_minutes": "No minutes",
+    "sheet.not_whole": "Minutes {value} is not a whole number",
+    "sheet.out_of_range": "Minutes {value} is not between 1 and 1440",
+    "sheet.twice": "This volunteer is already on line {line}",
+    "sheet.too_long": "{value} minutes is longer than the activity ({longest} minutes)",
+    "sheet.logged_other": "This volunteer is logged with {value} minutes already: reject that record first",
+    "sheet.bad_phone": "Phone {value} is not a phone number",
+    "sheet.excel_number": "The spreadsheet turned the phone into a number: format the column as text",
+    "report.title": "Report",
+    "report.from": "From",
+    "report.to": "To",
+    "report.show": "Show",
+    "report.range": "{from} to {to}",
+    "report.total_hours": "Hours of service",
+    "report.total_points": "Points earned",
+    "report.hours_chart": "Hours of service by month",
+    "report.points_chart": "Points by month",
+    "report.by_category": "By category",
+    "report.volunteers": "Volunteers",
+    "report.category": "Category",
+    "report.name": "Name",
+    "report.time": "Time",
+    "report.points": "Points",
+    "report.csv": "Download CSV",
+    "report.hours_n": "{n} h",
   },
 });
 
@@ -128,6 +224,13 @@ async function withFlatErrors(action) {
   }
 }
 
+function centerNav() {
+  return h("nav", { class: "center-nav", "aria-label": t("center.nav") },
+    h("a", { href: "#/activities" }, t("center.title")),
+    h("a", { href: "#/gifts" }, t("center.nav_gifts")),
+    h("a", { href: "#/report" }, t("center.nav_report")));
+}
+
 function when(activity) {
   return t("center.when", { from: dateTime(activity.starts_at), to: dateTime(activity.ends_at) });
 }
@@ -156,7 +259,7 @@ function newActivityForm() {
 
 async function activitiesPage() {
   const answer = await api.get(`/activities?center_id=${api.pathPart(claims().ctr)}&limit=${LIST_PAGE}`);
-  return page(t("center.title"),
+  return page(t("center.title"), centerNav(),
     h("h1", {}, t("center.title")),
     h("div", { class: "card" }, answer.items.length
       ? h("ul", { class: "list", "data-activities": "" }, answer.items.map((activity) =>
@@ -182,14 +285,36 @@ async function findActivity(activityId) {
   throw new api.ApiError(404, { error: { code: "not_found" } });
 }
 
+// The code and its QR image; "rotate" makes a new code at once (a leaked code stops working).
 async function signInCode(activityId) {
-  const code = await api.get(`/activities/${api.pathPart(activityId)}/sign-in-code`);
-  const { url } = await api.blobUrl(code.qr_svg_url);
-  return h("div", { class: "card code" },
-    h("h2", {}, t("center.code")),
-    h("p", { class: "muted" }, t("center.code_explain")),
-    h("p", { class: "value", "data-sign-in-code": code.code }, code.code),
-    h("img", { src: url, alt: t("center.code_alt", { code: code.code }), width: 240, height: 240 }));
+  const card = h("div", { class: "card code" });
+  const status = h("p", { role: "status" });
+  const path = `/activities/${api.pathPart(activityId)}/sign-in-code`;
+  const show = async (code) => {
+    const { url } = await api.blobUrl(code.qr_svg_url);
+    const rotate = h("button", { type: "button", "data-action": "rotate-code", onclick: async () => {
+      rotate.disabled = true;
+      try {
+        await show(await api.post(`${path}/rotate`));
+        status.className = "notice-ok";
+        status.textContent = t("center.rotated");
+      } catch (error) {
+        if (!(error instanceof api.ApiError)) throw error;
+        status.className = "notice-bad";
+        status.textContent = errorSentence(error);
+        rotate.disabled = false;
+      }
+    } }, t("center.rotate"));
+    status.textContent = "";
+    card.replaceChildren(
+      h("h2", {}, t("center.code")),
+      h("p", { class: "muted" }, t("center.code_explain")),
+      h("p", { class: "value", "data-sign-in-code": code.code }, code.code),
+      h("img", { src: url, alt: t("center.code_alt", { code: code.code }), width: 240, height: 240 }),
+      h("p", {}, rotate), status);
+  };
+  await show(await api.get(path));
+  return card;
 }
 
 // A namesake is told apart by the phone's first three and last four digits.
@@ -344,6 +469,116 @@ async function recordsCard(activity) {
   return { card, refresh };
 }
 
+// --- a paper sheet as CSV: checked row by row (the API's dry run), written only when clean ------
+
+// The API's reason for a bad line (English, from services/volunteer) in the page's language.
+const SHEET_REASONS = [
+  [/^no volunteer with phone (\S+) in this community$/, (m) => t("sheet.no_phone_volunteer", { who: m[1] })],
+  [/^no volunteer (\S+) in this community$/, (m) => t("sheet.no_volunteer", { who: m[1] })],
+  [/^phone (\S+) belongs to \d+ volunteers/, (m) => t("sheet.phone_shared", { who: m[1] })],
+  [/^no volunteer id and no phone number$/, () => t("sheet.no_who")],
+  [/^no minutes$/, () => t("sheet.no_minutes")],
+  [/^minutes '(.*)' is not a whole number/, (m) => t("sheet.not_whole", { value: m[1] })],
+  [/^minutes (\d+) is not between/, (m) => t("sheet.out_of_range", { value: m[1] })],
+  [/^volunteer \S+ is already on line (\d+)$/, (m) => t("sheet.twice", { line: m[1] })],
+  [/^(\d+) minutes is longer than the activity \((\d+) minutes\)$/,
+    (m) => t("sheet.too_long", { value: m[1], longest: m[2] })],
+  [/^volunteer \S+ is already logged on this activity with (\d+) minutes/,
+    (m) => t("sheet.logged_other", { value: m[1] })],
+  [/^phone '(.*)' was turned into a number/, () => t("sheet.excel_number")],
+  [/^phone '(.*)' is not a phone number$/, (m) => t("sheet.bad_phone", { value: m[1] })],
+];
+
+function sheetReason(reason) {
+  for (const [pattern, render] of SHEET_REASONS) {
+    const match = pattern.exec(reason);
+    if (match) return render(match);
+  }
+  return reason;
+}
+
+// The sheet's text sent as text/csv (api.js sends JSON): the same token, errors as ApiError.
+async function postSheet(activityId, text, dryRun) {
+  const response = await fetch(`/api/v1/activities/${api.pathPart(activityId)}/hours.csv` +
+    (dryRun ? "?dry_run=true" : ""), {
+    method: "POST", cache: "no-store", body: text,
+    headers: { Authorization: `Bearer ${session.current().token}`,
+      "Content-Type": "text/csv; charset=utf-8", "Idempotency-Key": api.newKey() },
+  }).catch(() => { throw new api.ApiError(0, null); });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new api.ApiError(response.status, body, response.headers.get("Retry-After"));
+  return body;
+}
+
+function checkTable(answer, text, who) {
+  const lines = text.split(/\r\n|\n|\r/);
+  const byLine = new Map(answer.rows.map((row) => [row.line, { row, problems: [] }]));
+  for (const problem of answer.problems) {
+    if (!byLine.has(problem.line)) byLine.set(problem.line, { row: null, problems: [] });
+    byLine.get(problem.line).problems.push(sheetReason(problem.reason));
+  }
+  const ordered = [...byLine.entries()].sort((a, b) => a[0] - b[0]);
+  return h("div", { class: "table-wrap" }, h("table", { class: "sheet-check", "data-sheet-check": "" },
+    h("thead", {}, h("tr", {}, ["center.csv_line", "center.csv_who", "center.csv_minutes",
+      "center.csv_problem"].map((key) => h("th", { scope: "col" }, t(key))))),
+    h("tbody", {}, ordered.map(([line, { row, problems }]) => h("tr", {
+      "data-line": line, "data-bad": problems.length ? "true" : "false" },
+    h("td", {}, String(line)),
+    h("td", {}, row ? (who.get(row.volunteer_id) || row.volunteer_id || row.phone) : (lines[line - 1] || "")),
+    h("td", {}, row ? String(row.minutes) : ""),
+    h("td", { class: problems.length ? "notice-bad" : "notice-ok" },
+      problems.length ? problems.join("；") : t("center.csv_ok")))))));
+}
+
+function csvCard(activity, onWritten) {
+  const result = h("div", { "aria-live": "polite" });
+  const status = h("p", { role: "status" });
+  const writeSlot = h("p", {}); // the write button stands here only after a clean check
+  let checkedText = null;
+  const write = h("button", { type: "button", class: "primary", "data-action": "write-sheet",
+    onclick: async () => {
+      write.disabled = true;
+      try {
+        const answer = await postSheet(activity.id, checkedText, false);
+        status.className = "notice-ok";
+        status.textContent = t("center.csv_written", { added: answer.added, already: answer.already_logged });
+        writeSlot.replaceChildren();
+        result.replaceChildren();
+        await onWritten();
+      } catch (error) {
+        if (!(error instanceof api.ApiError)) throw error;
+        status.className = "notice-bad";
+        status.textContent = errorSentence(error);
+      } finally {
+        write.disabled = false;
+      }
+    } }, t("center.csv_write"));
+  const upload = form({ "aria-labelledby": "csv-title" },
+    field({ name: "_body", label: t("center.csv_file"), type: "file", accept: ".csv,text/csv" }),
+    h("button", { type: "submit" }, t("center.csv_check")));
+  onSubmit(upload, async () => {
+    writeSlot.replaceChildren();
+    status.textContent = "";
+    result.replaceChildren();
+    const file = upload.querySelector("input[type=file]").files[0];
+    if (!file) throw new api.ApiError(422, { error: { code: "csv_choose", message: "no file" } });
+    const text = await file.text();
+    const answer = await postSheet(activity.id, text, true);
+    const ids = [...new Set(answer.rows.map((row) => row.volunteer_id).filter(Boolean))];
+    const known = await Promise.all(ids.map((id) => nameOf(id)));
+    const who = new Map(ids.map((id, i) => [id, known[i] === id ? null : known[i]]));
+    result.replaceChildren(checkTable(answer, text, who));
+    const bad = new Set(answer.problems.map((p) => p.line)).size;
+    status.className = bad ? "notice-bad" : "notice-ok";
+    status.textContent = bad ? t("center.csv_bad", { n: bad })
+      : t("center.csv_clean", { n: answer.rows.length, new: answer.new });
+    checkedText = text;
+    if (!bad) writeSlot.replaceChildren(write);
+  });
+  return h("div", { class: "card" },
+    h("h2", { id: "csv-title" }, t("center.csv")), upload, result, status, writeSlot);
+}
+
 async function activityPage({ id }) {
   const activity = await findActivity(id);
   const [code, records] = await Promise.all([signInCode(id), recordsCard(activity)]);
@@ -352,11 +587,78 @@ async function activityPage({ id }) {
     h("h1", {}, activity.title),
     h("p", { class: "muted" }, `${t(`cat.${activity.category}`)} · ${when(activity)}`),
     sheetCard(activity, records.refresh),
+    csvCard(activity, records.refresh),
     records.card,
     code);
+}
+
+// --- the center's report ------------------------------------------------------------------------
+
+function monthLabel(month) {
+  const [year, number] = month.split("-");
+  return lang() === "zh" ? `${Number(number)}月` : `${year.slice(2)}-${number}`;
+}
+
+function monthCharts(byMonth) {
+  const hoursOf = (minutes) => Math.round(minutes / 6) / 10; // one decimal: 90 minutes = 1.5
+  return [
+    barChart(byMonth.map((m) => ({ label: monthLabel(m.month), value: m.approved_minutes,
+      valueText: String(hoursOf(m.approved_minutes)), spoken: hours(m.approved_minutes) })),
+    t("report.hours_chart")),
+    barChart(byMonth.map((m) => ({ label: monthLabel(m.month), value: m.points,
+      valueText: String(m.points), spoken: points(m.points) })), t("report.points_chart")),
+  ].map((chart, i) => h("figure", { class: "report-chart", "data-chart": i ? "points" : "hours" },
+    h("figcaption", {}, t(i ? "report.points_chart" : "report.hours_chart")), chart));
+}
+
+function reportTable(rows, nameHeader, nameOfRow) {
+  if (!rows.length) return h("p", { class: "muted" }, t("common.none"));
+  return h("div", { class: "table-wrap" }, h("table", { class: "report-table" },
+    h("thead", {}, h("tr", {}, [nameHeader, t("report.time"), t("report.points")].map((text) =>
+      h("th", { scope: "col" }, text)))),
+    h("tbody", {}, rows.map((row) => h("tr", {},
+      h("td", {}, nameOfRow(row)), h("td", {}, hours(row.approved_minutes)),
+      h("td", {}, points(row.points)))))));
+}
+
+async function reportPage() {
+  const query = new URLSearchParams(location.hash.split("?")[1] || "");
+  const range = ["from", "to"].filter((k) => query.get(k)).map((k) => `${k}=${encodeURIComponent(query.get(k))}`);
+  const path = `/centers/${api.pathPart(claims().ctr)}/report`;
+  const report = await api.get(`${path}${range.length ? `?${range.join("&")}` : ""}`);
+  const rangeForm = form({ class: "report-range", "aria-label": t("report.title") },
+    field({ name: "from", label: t("report.from"), type: "date", value: report.from }),
+    field({ name: "to", label: t("report.to"), type: "date", value: report.to }),
+    h("button", { type: "submit" }, t("report.show")));
+  onSubmit(rangeForm, async (data) => {
+    const wanted = `report?from=${encodeURIComponent(data.get("from"))}&to=${encodeURIComponent(data.get("to"))}`;
+    const answer = await api.get(`${path}?${wanted.split("?")[1]}`); // a bad range: its sentence here
+    if (answer) location.hash = `#/${wanted}`;
+  });
+  const download = h("button", { type: "button", "data-action": "download-report", onclick: async () => {
+    saveAs((await api.blobUrl(`${path}?from=${report.from}&to=${report.to}&format=csv`)).url,
+      `report-${report.from}-${report.to}.csv`);
+  } }, t("report.csv"));
+  return page(t("report.title"), centerNav(),
+    h("h1", {}, t("report.title")),
+    h("p", { class: "muted" }, `${report.center_name} · ${t("report.range", { from: report.from, to: report.to })}`),
+    h("div", { class: "card" }, rangeForm),
+    h("div", { class: "card report-totals" },
+      h("p", {}, t("report.total_hours"), h("br"),
+        h("strong", { class: "value", "data-total-minutes": report.approved_minutes }, hours(report.approved_minutes))),
+      h("p", {}, t("report.total_points"), h("br"),
+        h("strong", { class: "value", "data-total-points": report.points }, points(report.points))),
+      h("p", {}, download)),
+    h("div", { class: "card" }, monthCharts(report.by_month)),
+    h("div", { class: "card" }, h("h2", {}, t("report.by_category")),
+      reportTable(report.by_category, t("report.category"), (c) => (CATEGORIES.includes(c.category)
+        ? t(`cat.${c.category}`) : c.name))),
+    h("div", { class: "card", "data-report-volunteers": "" }, h("h2", {}, t("report.volunteers")),
+      reportTable(report.volunteers, t("report.name"), (v) => v.name || v.volunteer_id)));
 }
 
 const STAFF = { roles: ["center_staff"] };
 route("activities", activitiesPage, STAFF);
 route("activity/:id", activityPage, STAFF);
+route("report", reportPage, STAFF);
 homeFor("center_staff", "activities");
