@@ -5,6 +5,7 @@ import uuid
 from playwright.sync_api import expect
 
 from tests.browser.conftest import sign_in
+from tests.browser.test_admin_scheme import admin_creates_a_community
 from tests.browser.test_center_sheet import desk  # noqa: F401 (the desk-sized tab fixture)
 from tests.e2e.conftest import admin_password
 from tests.e2e.test_api_contract import error_of
@@ -21,15 +22,7 @@ def test_admin_creates_a_community_its_center_and_a_staff_login_then_disables_it
         api, admin, desk):  # noqa: F811 (fixture)
     page = desk.page
     suffix = uuid.uuid4().hex[:8]
-    sign_in(desk, "admin", admin_password())
-    desk.wait_for_page("communities")
-    desk.shot("communities")
-
-    page.get_by_label("社区名称").fill(f"名册社区{suffix}")
-    page.get_by_label("社区代码").fill(f"m{suffix}")
-    page.get_by_role("button", name="创建社区").click()
-    desk.wait_for_page("community")
-    community_id = page.locator("main code").text_content()
+    community_id = admin_creates_a_community(desk, f"名册社区{suffix}", f"m{suffix}")
     assert api.get(f"{API}/communities/{community_id}", token=admin).json()["name"] == \
         f"名册社区{suffix}"
 

@@ -13,17 +13,22 @@ from tests.e2e.conftest import admin_password
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+def admin_creates_a_community(visit, name, code):
+    """The admin signs in and creates a community on the communities page: its id."""
+    sign_in(visit, "admin", admin_password())
+    visit.wait_for_page("communities")
+    visit.shot("communities")
+    visit.page.get_by_label("社区名称").fill(name)
+    visit.page.get_by_label("社区代码").fill(code)
+    visit.page.get_by_role("button", name="创建社区").click()
+    visit.wait_for_page("community")
+    return visit.page.locator("main code").text_content()
+
+
 def test_admin_creates_a_community_and_publishes_a_scheme_version(api, admin, phone):
     page = phone.page
     suffix = uuid.uuid4().hex[:8]
-    sign_in(phone, "admin", admin_password())
-    phone.wait_for_page("communities")
-    phone.shot("communities")
-
-    page.get_by_label("社区名称").fill(f"浏览器社区{suffix}")
-    page.get_by_label("社区代码").fill(f"b{suffix}")
-    page.get_by_role("button", name="创建社区").click()
-    phone.wait_for_page("community")
+    admin_creates_a_community(phone, f"浏览器社区{suffix}", f"b{suffix}")
     expect(page.get_by_role("heading", name=re.compile(f"浏览器社区{suffix}"))).to_be_visible()
     expect(page.get_by_text("尚未发布版本，按默认规则计分")).to_be_visible()
     # The preview of the defaults: 90 min of elder care earn 22 (15 × 1.5), 27 on a rest day (× 1.2).

@@ -360,7 +360,7 @@ async function ownersPage(id, kind) {
       h("div", { class: "card" }, h("h2", {}, t(kind.listKey)), cards.length
         ? h("ul", { class: "list owners", [kind.listAttr]: "" }, cards)
         : h("p", { class: "muted" }, t("common.none"))),
-      kind.newOwnerForm(id, refresh),
+      ownerForm(id, kind, refresh),
       loginForm({ ...kind.login, owners, ownerField: kind.ownerField, onCreated: refresh }));
   };
   holder.append(...(await render()).childNodes);
@@ -370,7 +370,9 @@ async function ownersPage(id, kind) {
 const CENTERS = {
   titleKey: "admin.centers", listKey: "admin.center.list", listAttr: "data-centers",
   listPath: (part) => `/communities/${part}/centers`, ownerField: "center_id",
-  loginsKey: "admin.center.staff", newOwnerForm: (id, refresh) => centerForm(id, refresh),
+  loginsKey: "admin.center.staff",
+  create: { headingId: "new-center", nameKey: "admin.center.name", addressKey: "admin.center.address",
+    createKey: "admin.center.create", createdKey: "admin.center.created", path: "/centers" },
   login: { headingId: "new-staff", headingKey: "admin.login.new_staff", ownerKey: "admin.login.center",
     role: "center_staff", noneKey: "admin.login.none_yet" },
 };
@@ -378,40 +380,30 @@ const CENTERS = {
 const MERCHANTS = {
   titleKey: "admin.merchants", listKey: "admin.merchant.list", listAttr: "data-merchants",
   listPath: (part) => `/merchants?community_id=${part}`, ownerField: "merchant_id",
-  loginsKey: "admin.merchant.logins", newOwnerForm: (id, refresh) => merchantForm(id, refresh),
+  loginsKey: "admin.merchant.logins",
+  create: { headingId: "new-merchant", nameKey: "admin.merchant.name", addressKey: "admin.merchant.address",
+    createKey: "admin.merchant.create", createdKey: "admin.merchant.created", path: "/merchants" },
   login: { headingId: "new-merchant-login", headingKey: "admin.login.new_merchant",
     ownerKey: "admin.login.merchant", role: "merchant", noneKey: "admin.login.no_merchant_yet" },
 };
 
-function merchantForm(communityId, onCreated) {
-  const formEl = form({ "aria-labelledby": "new-merchant" },
-    field({ name: "name", label: t("admin.merchant.name") }),
-    field({ name: "address", label: t("admin.merchant.address") }),
-    h("button", { type: "submit", class: "primary" }, t("admin.merchant.create")));
+// The form for a new center or merchant: a name and an optional address.
+function ownerForm(communityId, kind, onCreated) {
+  const { headingId, nameKey, addressKey, createKey, createdKey, path } = kind.create;
+  const formEl = form({ "aria-labelledby": headingId },
+    field({ name: "name", label: t(nameKey) }),
+    field({ name: "address", label: t(addressKey) }),
+    h("button", { type: "submit", class: "primary" }, t(createKey)));
   onSubmit(formEl, async (data) => {
     const body = { community_id: communityId, name: data.get("name") };
     if (data.get("address").trim()) body.address = data.get("address");
-    const merchant = await api.post("/merchants", body);
-    await onCreated(t("admin.merchant.created", { name: merchant.name }));
+    const created = await api.post(path, body);
+    await onCreated(t(createdKey, { name: created.name, id: created.id }));
   });
-  return h("div", { class: "card" }, h("h2", { id: "new-merchant" }, t("admin.merchant.create")), formEl);
+  return h("div", { class: "card" }, h("h2", { id: headingId }, t(createKey)), formEl);
 }
 
-// --- one community: its centers and its points scheme ------------------------------------------
-
-function centerForm(communityId, onCreated) {
-  const centerCreate = form({ "aria-labelledby": "new-center" },
-    field({ name: "name", label: t("admin.center.name") }),
-    field({ name: "address", label: t("admin.center.address") }),
-    h("button", { type: "submit", class: "primary" }, t("admin.center.create")));
-  onSubmit(centerCreate, async (data) => {
-    const body = { community_id: communityId, name: data.get("name") };
-    if (data.get("address").trim()) body.address = data.get("address");
-    const center = await api.post("/centers", body);
-    await onCreated(t("admin.center.created", { name: center.name, id: center.id }));
-  });
-  return h("div", { class: "card" }, h("h2", { id: "new-center" }, t("admin.center.create")), centerCreate);
-}
+// --- one community: its points scheme ---------------------------------------------------------
 
 function showDate(localDate) {
   return localDate ? date(`${localDate}T12:00:00+08:00`) : "—";
