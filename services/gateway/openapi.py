@@ -23,8 +23,6 @@ ROUTES = [
     ("get", "/communities", "Every community, newest first (admin)", None, 200, False),
     ("get", "/communities/{community_id}", "One community: {id, name, code, created_at} "
      "(admin)", None, 200, False),
-    ("get", "/communities/{community_id}", "One community: {id, name, code, created_at} "
-     "(admin)", None, 200, False),
     ("get", "/communities/{community_id}/centers", "A community's centers, newest first "
      "(admin)", None, 200, False),
     ("get", "/merchants", "A community's merchants, newest first (admin)", None, 200, False),
