@@ -6,6 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from services.gateway.notice_routes import NOTICES_ANSWER
+from services.gateway.pickup_routes import PickupIn
 from services.shared import contracts
 
 API = "/api/v1"
@@ -102,6 +103,12 @@ ROUTES = [
      contracts.RedemptionIn, 201, False),
     ("post", "/redemptions/{redemption_id}/fulfill", "Hand a gift over (staff of its center) "
      "or mark a service delivered (its provider); again: the same answer", None, 200, False),
+    ("get", "/centers/{center_id}/pickups", "The center's gifts redeemed and waiting for "
+     "pickup, newest first, without their codes (staff of that center); a page may hold fewer "
+     "than limit: next_cursor goes on", None, 200, False),
+    ("post", "/centers/{center_id}/pickups", "Hand over the gift a volunteer's pickup code "
+     "names: its redemption fulfilled (staff of that center); again: the same answer",
+     PickupIn, 200, False),
     ("post", "/redemptions/{redemption_id}/cancel", "Cancel before pickup (the volunteer, staff, "
      "admin): points and stock come back as new entries, once; again: the same answer", None,
      200, False),
@@ -153,6 +160,7 @@ QUERY = {
     "/users": [("center_id", "string"), ("merchant_id", "string")] + PAGE,
     "/communities/{community_id}/fund": PAGE,
     "/volunteers/{volunteer_id}/redemptions": PAGE,
+    "/centers/{center_id}/pickups": PAGE,
     "/volunteers/{volunteer_id}/notices": PAGE,
     "/merchants/{merchant_id}/statement": [("from", "string"), ("to", "string"),
                                            ("format", "string")],
@@ -281,6 +289,11 @@ ERROR_NOTES = {
         "422": "invalid_code, code_mismatch (another volunteer's code), code_expired, code_burnt "
                "(after 3 wrong tries), not_enough_hours",
         "429": "too_many_wrong_codes: 10 wrong codes per merchant per 15 minutes; Retry-After"},
+    ("post", "/centers/{center_id}/pickups"): {
+        "404": "unknown_pickup_code: no gift of this center has this code "
+               "(error.fields.pickup_code); not_found: another center",
+        "409": "already_cancelled / already_expired: that gift was not collected in time or "
+               "was cancelled"},
     ("post", "/redemptions/{redemption_id}/cancel"): {
         "409": "already_fulfilled, or redemption_pending / _failed"},
     **{("post", f"/activities/{{activity_id}}/{step}"): {

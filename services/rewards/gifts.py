@@ -17,8 +17,10 @@ Why this shape (the store's only atomic guard is an insert under a unique key):
 - The per-volunteer limit is an append-only log per (gift, volunteer) with a floor: a redemption
   appends ``-quantity`` with floor ``-limit``, an end that gives back appends ``+quantity``.
   Two concurrent redemptions race for the same next entry, so they cannot both pass the limit.
-- Redemptions awaiting pickup are listed per pickup day (``pickup:<date>``) and each
-  volunteer's redemptions in a log of their own, both written before the redemption is stored
+- Redemptions awaiting pickup are listed per pickup day (``pickup:<date>``), a center's gift
+  redemptions per center (``center_gifts:<center>``, its waiting pickups) and under their
+  pickup code (``pickup_code:<center>:<code>``, how staff find one by the code a volunteer
+  shows), and each volunteer's redemptions in a log of their own, both written before the redemption is stored
   (an entry whose redemption never got stored is skipped). The expiry timer walks only the days
   that ended since its last complete walk, from where it stopped, by ``_id``: its cost follows
   what is due, never everything ever redeemed.
@@ -33,7 +35,7 @@ from pymongo.errors import DuplicateKeyError
 from services.rewards import domain, merchants, saga, schemas
 from services.shared.appendlog import AppendLog, entry_id
 from services.shared.clock import now as wall_clock
-from services.shared.errors import Conflict, InvalidInput, NotFound, RuleViolation
+from services.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from services.shared.inflight import InFlight
 
 log = logging.getLogger(__name__)
@@ -107,8 +109,30 @@ def pickup_stream(day):
     return f"pickup:{day}"
 
 
+def center_gifts_stream(center_id):
+    return f"center_gifts:{center_id}"
+
+
+def pickup_code_stream(center_id, code):
+    return f"pickup_code:{center_id}:{code}"
+
+
+# A six-digit code is shared by two live gifts of one center about once in a million pairs: the
+# staff's lookup reads the few redemptions listed under it and picks the one still waiting.
+CODE_LOOKUPS = 20
+
+
 def refund_key(rid):
     return f"refund:redemption:{rid}"
+
+
+def check_center_staff(actor, center_id):
+    """A center's pickups are its staff's: another role is refused, another center's staff
+    do not see that the center exists."""
+    if actor["role"] != "center_staff":
+        raise Forbidden("only the center's staff hand gifts over")
+    if actor.get("center_id") != center_id:
+        raise NotFound(f"center {center_id} not found")
 
 
 # --- the store's part ----------------------------------------------------------------------
@@ -168,6 +192,14 @@ class GiftShelf:
             self.gifts.open_expiry_from(day)
             self.gifts.listings.append(pickup_stream(day), 1, key=f"{rid}:awaiting:{day}",
                                        floor=None, fields={"redemption_id": rid})
+        reward = self.store.rewards.find_one({"_id": redemption["reward_id"]}) or {}
+        if reward.get("kind") == "gift" and reward.get("center_id") and \
+                redemption.get("pickup_code"):
+            for stream, key in ((center_gifts_stream(reward["center_id"]), f"{rid}:center"),
+                                (pickup_code_stream(reward["center_id"],
+                                                    redemption["pickup_code"]), f"{rid}:code")):
+                self.gifts.listings.append(stream, 1, key=key, floor=None,
+                                           fields={"redemption_id": rid})
 
     def allowance_step(self, reward, redemption):
         """The per-volunteer limit's step of the saga (rewards/saga.py), for a gift with a
@@ -198,6 +230,48 @@ class GiftShelf:
         if actor["role"] != "center_staff" or actor.get("center_id") != reward.get("center_id"):
             raise NotFound(f"redemption {redemption['_id']} not found")
         return self._end(actor, redemption, reward, FULFILLED)
+
+    def hand_over(self, actor, center_id, pickup_code):
+        """Staff of the center hand over the gift a volunteer's pickup code names: the
+        redemption listed under the code that still waits (else the newest), fulfilled."""
+        check_center_staff(actor, center_id)
+        found = None
+        for entry in self.gifts.listings.entries_of(pickup_code_stream(center_id, pickup_code),
+                                                    limit=CODE_LOOKUPS):
+            redemption = self.store.redemption(entry["redemption_id"])
+            if redemption is None:
+                continue  # listed, never stored
+            found = found or redemption
+            if redemption["status"] == domain.CONFIRMED:
+                found = redemption
+                break
+        if found is None:
+            raise NotFound(f"no gift of center {center_id} has pickup code {pickup_code}",
+                           code="unknown_pickup_code",
+                           fields={"pickup_code": ["no gift of this center has this code"]})
+        return self.fulfill(actor, found, self.store.get(self.store.rewards,
+                                                         found["reward_id"], "reward"))
+
+    def waiting(self, actor, center_id, limit=50, cursor=None):
+        """The center's gifts redeemed and waiting for pickup, newest first: one page of the
+        center's gift log (limit + 1 entries, a few lookups each), the ended ones left out, so
+        a page may hold fewer than ``limit``; next_cursor goes on."""
+        check_center_staff(actor, center_id)
+        if cursor is not None and not SEQ_CURSOR.fullmatch(str(cursor)):
+            raise InvalidInput("bad cursor", fields={"cursor": ["as returned in next_cursor"]})
+        limit = max(1, min(int(limit), MAX_PAGE))
+        entries = self.gifts.listings.entries_of(
+            center_gifts_stream(center_id),
+            before_seq=int(cursor) if cursor is not None else None, limit=limit + 1)
+        items = []
+        for entry in entries[:limit]:
+            redemption = self.store.redemption(entry["redemption_id"])
+            if redemption is None or redemption["status"] != domain.CONFIRMED:
+                continue
+            reward = self.store.get(self.store.rewards, redemption["reward_id"], "reward")
+            items.append(self.answer(redemption, reward, to_volunteer=False))
+        next_cursor = entries[limit - 1]["seq"] if len(entries) > limit else None
+        return {"items": items, "next_cursor": str(next_cursor) if next_cursor else None}
 
     def cancel(self, actor, redemption, reward):
         """The volunteer (before pickup), staff of the center, or an admin cancel it."""

@@ -234,6 +234,18 @@ class RewardsService(MerchantRedemptions, MerchantDays, ExposesMetrics):
         return self._end_redemption(actor, redemption_id, 0)
 
     @rpc
+    def hand_over_gift(self, actor, center_id, pickup_code):
+        """Staff hand over the gift a volunteer's pickup code names (POST /centers/{id}/pickups)."""
+        return self._gift_shelf().hand_over(load(contracts.ActorSchema(), actor), center_id,
+                                            pickup_code)
+
+    @rpc
+    def center_pickups(self, actor, center_id, limit=50, cursor=None):
+        """A center's gifts waiting for pickup, newest first (GET /centers/{id}/pickups)."""
+        return self._gift_shelf().waiting(load(contracts.ActorSchema(), actor), center_id,
+                                          limit, cursor)
+
+    @rpc
     def cancel_redemption(self, actor, redemption_id):
         if self.is_merchant_redemption(redemption_id):  # a void at the counter: merchants.py
             return self.void_merchant_redemption(actor, redemption_id)
