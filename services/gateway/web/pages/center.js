@@ -91,6 +91,28 @@ addWords({
     "report.points": "积分",
     "report.csv": "下载 CSV",
     "report.hours_n": "{n} 小时",
+    "gifts.title": "爱心超市",
+    "gifts.shelf": "礼品",
+    "gifts.stock": "库存 {n}",
+    "gifts.cost": "{points} / 件",
+    "gifts.new": "上架礼品",
+    "gifts.name": "礼品名称",
+    "gifts.cost_points": "所需积分",
+    "gifts.stock_field": "库存数量",
+    "gifts.pickup_days": "领取期限（天，可不填）",
+    "gifts.add": "上架",
+    "gifts.added": "已上架：{title}",
+    "gifts.hand_over": "交付礼品",
+    "gifts.code": "取货码（6 位数字）",
+    "gifts.give": "交付",
+    "gifts.given": "已交付：{title}（{name}）",
+    "gifts.waiting": "待领取",
+    "gifts.give_to": "交付 {title} 给 {name}",
+    "gifts.until": "领取截止 {day}",
+    "error.unknown_pickup_code": "没有找到这个取货码对应的礼品，请核对后重新输入",
+    "error.pickup_code_format": "取货码是 6 位数字",
+    "error.already_cancelled": "这份礼品已被取消，不能交付",
+    "error.already_expired": "这份礼品已过领取期限，积分已退回",
   },
   en: {
     "center.title": "Activities",
@@ -172,6 +194,28 @@ addWords({
     "report.points": "Points",
     "report.csv": "Download CSV",
     "report.hours_n": "{n} h",
+    "gifts.title": "Gift shelf",
+    "gifts.shelf": "Gifts",
+    "gifts.stock": "{n} in stock",
+    "gifts.cost": "{points} each",
+    "gifts.new": "Add a gift",
+    "gifts.name": "Gift",
+    "gifts.cost_points": "Points",
+    "gifts.stock_field": "Stock",
+    "gifts.pickup_days": "Days to collect (optional)",
+    "gifts.add": "Add",
+    "gifts.added": "Added: {title}",
+    "gifts.hand_over": "Hand a gift over",
+    "gifts.code": "Pickup code (6 digits)",
+    "gifts.give": "Hand over",
+    "gifts.given": "Handed over: {title} ({name})",
+    "gifts.waiting": "Waiting for pickup",
+    "gifts.give_to": "Hand {title} to {name}",
+    "gifts.until": "Collect by {day}",
+    "error.unknown_pickup_code": "No gift has this pickup code: check it and type it again",
+    "error.pickup_code_format": "A pickup code is 6 digits",
+    "error.already_cancelled": "This gift was cancelled: it cannot be handed over",
+    "error.already_expired": "This gift was not collected in time: its points went back",
   },
 });
 
@@ -592,6 +636,109 @@ async function activityPage({ id }) {
     code);
 }
 
+// --- the gift shelf (爱心超市) and its pickups ------------------------------------------------------
+
+const optionalNumber = (value) => (String(value).trim() === "" ? null : Number(value));
+
+async function giftsCard() {
+  const answer = await api.get(`/rewards?community_id=${api.pathPart(claims().com)}&kind=gift&limit=${LIST_PAGE}`);
+  const mine = answer.items.filter((gift) => gift.center_id === claims().ctr);
+  return h("div", { class: "card", "data-gifts": "" }, h("h2", {}, t("gifts.shelf")),
+    mine.length ? h("ul", { class: "list" }, mine.map((gift) => h("li", { "data-gift": gift.id },
+      h("span", { class: "what" }, h("strong", {}, gift.title), h("br"),
+        h("span", { class: "muted" }, t("gifts.cost", { points: points(gift.cost_points) }))),
+      h("span", { "data-stock": gift.stock ?? "" }, gift.stock === null || gift.stock === undefined
+        ? "" : t("gifts.stock", { n: gift.stock })))))
+      : h("p", { class: "muted" }, t("common.none")));
+}
+
+function newGiftForm(status, onAdded) {
+  const giftForm = form({ "aria-labelledby": "new-gift-title" },
+    field({ name: "title", label: t("gifts.name") }),
+    field({ name: "cost_points", label: t("gifts.cost_points"), type: "number", min: 1, inputmode: "numeric" }),
+    field({ name: "stock", label: t("gifts.stock_field"), type: "number", min: 0, inputmode: "numeric" }),
+    field({ name: "pickup_days", label: t("gifts.pickup_days"), type: "number", min: 1, inputmode: "numeric" }),
+    h("button", { type: "submit", class: "primary" }, t("gifts.add")));
+  onSubmit(giftForm, async (data) => {
+    const gift = await api.post("/rewards", {
+      kind: "gift", title: data.get("title").trim(), center_id: claims().ctr,
+      cost_points: optionalNumber(data.get("cost_points")), stock: optionalNumber(data.get("stock")),
+      pickup_days: optionalNumber(data.get("pickup_days")),
+    });
+    giftForm.reset();
+    status.set("notice-ok", t("gifts.added", { title: gift.title }));
+    await onAdded();
+  });
+  return h("div", { class: "card" }, h("h2", { id: "new-gift-title" }, t("gifts.new")), giftForm);
+}
+
+// A pickup's sentence once handed over; a refusal (unknown code, cancelled, expired) as one.
+function pickupDone(status, handed) {
+  return nameOf(handed.volunteer_id).then((name) =>
+    status.set("notice-ok", t("gifts.given", { title: handed.reward_title, name })));
+}
+
+function handOverForm(status) {
+  const codeForm = form({ "aria-labelledby": "hand-over-title" },
+    field({ name: "pickup_code", label: t("gifts.code"), inputmode: "numeric", autocomplete: "off",
+      maxlength: 6 }),
+    h("button", { type: "submit", class: "primary" }, t("gifts.give")));
+  onSubmit(codeForm, async (data) => {
+    const code = data.get("pickup_code").replace(/\s+/g, "");
+    if (!/^[0-9]{6}$/.test(code)) {
+      throw new api.ApiError(400, { error: { code: "pickup_code_format",
+        fields: { pickup_code: [t("error.pickup_code_format")] } } });
+    }
+    try {
+      const handed = await api.post(`/centers/${api.pathPart(claims().ctr)}/pickups`, { pickup_code: code });
+      codeForm.reset();
+      document.querySelector(`[data-pickup="${CSS.escape(handed.id)}"]`)?.remove();
+      await pickupDone(status, handed);
+    } catch (error) {
+      if (!(error instanceof api.ApiError)) throw error;
+      // The API's field words are English; the sentence of its code says it in the page's language.
+      throw new api.ApiError(error.status, { error: { code: error.code, message: error.message } });
+    }
+  });
+  return h("div", { class: "card" }, h("h2", { id: "hand-over-title" }, t("gifts.hand_over")), codeForm);
+}
+
+async function waitingCard(status) {
+  const answer = await api.get(`/centers/${api.pathPart(claims().ctr)}/pickups?limit=50`);
+  const who = await Promise.all(answer.items.map((item) => nameOf(item.volunteer_id)));
+  return h("div", { class: "card", "data-pickups": "" }, h("h2", {}, t("gifts.waiting")),
+    answer.items.length ? h("ul", { class: "list" }, answer.items.map((item, i) => h("li", {
+      "data-pickup": item.id },
+    h("span", { class: "what" }, h("strong", {}, item.reward_title), " ", who[i], h("br"),
+      h("span", { class: "muted" }, item.pickup_day ? t("gifts.until", { day: item.pickup_day }) : dateTime(item.created_at))),
+    h("button", { type: "button", "data-action": "hand-over",
+      "aria-label": t("gifts.give_to", { title: item.reward_title, name: who[i] }),
+      onclick: async (event) => {
+        event.target.disabled = true;
+        try {
+          await pickupDone(status, await api.post(`/redemptions/${api.pathPart(item.id)}/fulfill`));
+          event.target.closest("li").remove();
+        } catch (error) {
+          if (!(error instanceof api.ApiError)) throw error;
+          status.set("notice-bad", errorSentence(error));
+          event.target.disabled = false;
+        }
+      } }, t("gifts.give")))))
+      : h("p", { class: "muted" }, t("common.none")));
+}
+
+async function giftsPage() {
+  const line = h("p", { role: "status", "data-gifts-status": "" });
+  const status = { set: (className, text) => { line.className = className; line.textContent = text; } };
+  const shelf = h("div", {});
+  const [gifts, waiting] = await Promise.all([giftsCard(), waitingCard(status)]);
+  shelf.replaceChildren(gifts);
+  const refreshShelf = async () => shelf.replaceChildren(await giftsCard());
+  return page(t("gifts.title"), centerNav(),
+    h("h1", {}, t("gifts.title")),
+    handOverForm(status), line, waiting, shelf, newGiftForm(status, refreshShelf));
+}
+
 // --- the center's report ------------------------------------------------------------------------
 
 function monthLabel(month) {
@@ -661,4 +808,5 @@ const STAFF = { roles: ["center_staff"] };
 route("activities", activitiesPage, STAFF);
 route("activity/:id", activityPage, STAFF);
 route("report", reportPage, STAFF);
+route("gifts", giftsPage, STAFF);
 homeFor("center_staff", "activities");
