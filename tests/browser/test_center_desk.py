@@ -4,8 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
-from tests.browser.test_center_sheet import STAFF_PASSWORD, desk  # noqa: F401 (fixture)
+from tests.browser.test_center_sheet import desk, staff_open  # noqa: F401 (fixture)
 from tests.e2e.conftest import working_day_slot
 from tests.e2e.test_sheet_check import logged
 
@@ -27,10 +26,7 @@ def test_a_csv_with_bad_rows_shows_each_rows_error_writes_nothing_then_the_fixed
         api, center, desk, phone):
     activity_id = past_activity(api, center)
     page = desk.page
-    sign_in(desk, f"staff{center['suffix']}", STAFF_PASSWORD)
-    desk.wait_for_page("activities")
-    page.goto(f"{page.url.split('#')[0]}#/activity/{activity_id}")
-    desk.wait_for_page("activity")
+    staff_open(desk, center, f"activity/{activity_id}")
 
     # Volunteers by id: a phone is found by reading all volunteers (hours_import.py), slow here.
     vol = center["volunteer_id"]
@@ -74,10 +70,7 @@ def test_a_csv_with_bad_rows_shows_each_rows_error_writes_nothing_then_the_fixed
     assert shown.json()["code"] == new_code != old_code
     desk.shot("code-rotated")
 
-    sign_in(phone, f"staff{center['suffix']}", STAFF_PASSWORD)
-    phone.wait_for_page("activities")
-    phone.page.goto(page.url)
-    phone.wait_for_page("activity")
+    staff_open(phone, center, f"activity/{activity_id}")
     choose_csv(phone.page, "志愿者编号,分钟\nvol_nobody,60\n")
     expect(phone.page.locator("tr[data-line='2'][data-bad=true]")).to_be_visible()
     phone.shot("activity-csv-360")

@@ -5,8 +5,7 @@ import uuid
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
-from tests.browser.test_center_sheet import STAFF_PASSWORD, desk  # noqa: F401 (fixture)
+from tests.browser.test_center_sheet import desk, staff_open  # noqa: F401 (fixture)
 from tests.e2e.conftest import earn
 
 B = "/api/v1"
@@ -20,10 +19,7 @@ def my_redemptions(api, center):
 def test_staff_add_a_gift_and_hand_it_over_by_the_volunteers_pickup_code(api, center, desk, phone):
     earn(api, center, 300)  # 50 points
     page = desk.page
-    sign_in(desk, f"staff{center['suffix']}", STAFF_PASSWORD)
-    desk.wait_for_page("activities")
-    page.get_by_role("link", name="爱心超市").click()
-    desk.wait_for_page("gifts")
+    staff_open(desk, center, "gifts", link="爱心超市")
     expect(page.locator("[data-gifts]")).to_contain_text("暂无")
 
     page.get_by_label("礼品名称").fill("大米 5kg")
@@ -66,9 +62,6 @@ def test_staff_add_a_gift_and_hand_it_over_by_the_volunteers_pickup_code(api, ce
         (redemption["id"], "fulfilled")]
     desk.shot("gifts-handed-over")
 
-    sign_in(phone, f"staff{center['suffix']}", STAFF_PASSWORD)
-    phone.wait_for_page("activities")
-    phone.open("gifts")
-    phone.wait_for_page("gifts")
+    staff_open(phone, center, "gifts")
     expect(phone.page.locator("[data-pickups]")).to_contain_text("暂无")
     phone.shot("gifts-360")

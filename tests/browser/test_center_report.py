@@ -4,8 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
-from tests.browser.test_center_sheet import STAFF_PASSWORD, desk  # noqa: F401 (fixture)
+from tests.browser.test_center_sheet import desk, staff_open  # noqa: F401 (fixture)
 from tests.e2e.conftest import earn
 from tests.support import wait_until
 
@@ -21,10 +20,7 @@ def test_the_report_shows_the_months_chart_and_totals_of_the_api_and_downloads_a
     assert report["approved_minutes"] == 210
 
     page = desk.page
-    sign_in(desk, f"staff{center['suffix']}", STAFF_PASSWORD)
-    desk.wait_for_page("activities")
-    page.get_by_role("link", name="服务报表").click()
-    desk.wait_for_page("report")
+    staff_open(desk, center, "report", link="服务报表")
     expect(page.locator("[data-total-minutes]")).to_have_text("3 小时 30 分钟")
     expect(page.locator("[data-total-minutes]")).to_have_attribute(
         "data-total-minutes", str(report["approved_minutes"]))
@@ -48,9 +44,6 @@ def test_the_report_shows_the_months_chart_and_totals_of_the_api_and_downloads_a
     text = open(download.path(), encoding="utf-8-sig").read()
     assert "合计分钟 Total minutes,210" in text and "合计积分 Total points,35" in text
 
-    sign_in(phone, f"staff{center['suffix']}", STAFF_PASSWORD)
-    phone.wait_for_page("activities")
-    phone.open("report")
-    phone.wait_for_page("report")
+    staff_open(phone, center, "report")
     expect(phone.page.locator("[data-total-points]")).to_have_text("35 分")
     phone.shot("report-360")

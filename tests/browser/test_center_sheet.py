@@ -22,6 +22,17 @@ def desk(browser, request):
     context.close()
 
 
+def staff_open(visit, center, page_name, link=None):
+    """Staff sign in and open one of their pages: by the menu's ``link`` or by its URL."""
+    sign_in(visit, f"staff{center['suffix']}", STAFF_PASSWORD)
+    visit.wait_for_page("activities")
+    if link:
+        visit.page.get_by_role("link", name=link).click()
+    else:
+        visit.open(page_name)
+    visit.wait_for_page(page_name.split("/")[0])
+
+
 def add_to_sheet(page, query, name, minutes):
     page.get_by_label("找志愿者（姓名或手机号）").fill(query)
     page.get_by_role("button", name="查找", exact=True).click()
