@@ -47,3 +47,7 @@ def test_the_report_shows_the_months_chart_and_totals_of_the_api_and_downloads_a
     staff_open(phone, center, "report")
     expect(phone.page.locator("[data-total-points]")).to_have_text("35 分")
     phone.shot("report-360")
+    phone.page.get_by_role("button", name="Switch to English").click()
+    expect(phone.page.get_by_role("heading", name="Report", exact=True)).to_be_visible()
+    expect(phone.page.locator("main")).to_contain_text("Hours of service")
+    phone.shot("report-360-en")

@@ -541,17 +541,27 @@ function sheetReason(reason) {
   return reason;
 }
 
-// The sheet's text sent as text/csv (api.js sends JSON): the same token, errors as ApiError.
-async function postSheet(activityId, text, dryRun) {
+// The file's bytes sent as text/csv (api.js sends JSON): the API reads UTF-8 or GB18030 (what
+// Excel writes on Chinese Windows) itself. The same token; errors as ApiError.
+async function postSheet(activityId, bytes, dryRun) {
   const response = await fetch(`/api/v1/activities/${api.pathPart(activityId)}/hours.csv` +
     (dryRun ? "?dry_run=true" : ""), {
-    method: "POST", cache: "no-store", body: text,
+    method: "POST", cache: "no-store", body: bytes,
     headers: { Authorization: `Bearer ${session.current().token}`,
-      "Content-Type": "text/csv; charset=utf-8", "Idempotency-Key": api.newKey() },
+      "Content-Type": "text/csv", "Idempotency-Key": api.newKey() },
   }).catch(() => { throw new api.ApiError(0, null); });
   const body = await response.json().catch(() => null);
   if (!response.ok) throw new api.ApiError(response.status, body, response.headers.get("Retry-After"));
   return body;
+}
+
+// The file as text, to show a line the API could not read as it stands in the file.
+function sheetText(bytes) {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder("gb18030").decode(bytes);
+  }
 }
 
 function checkTable(answer, text, who) {
@@ -578,12 +588,12 @@ function csvCard(activity, onWritten) {
   const result = h("div", { "aria-live": "polite" });
   const status = h("p", { role: "status" });
   const writeSlot = h("p", {}); // the write button stands here only after a clean check
-  let checkedText = null;
+  let checkedBytes = null;
   const write = h("button", { type: "button", class: "primary", "data-action": "write-sheet",
     onclick: async () => {
       write.disabled = true;
       try {
-        const answer = await postSheet(activity.id, checkedText, false);
+        const answer = await postSheet(activity.id, checkedBytes, false);
         status.className = "notice-ok";
         status.textContent = t("center.csv_written", { added: answer.added, already: answer.already_logged });
         writeSlot.replaceChildren();
@@ -606,17 +616,17 @@ function csvCard(activity, onWritten) {
     result.replaceChildren();
     const file = upload.querySelector("input[type=file]").files[0];
     if (!file) throw new api.ApiError(422, { error: { code: "csv_choose", message: "no file" } });
-    const text = await file.text();
-    const answer = await postSheet(activity.id, text, true);
+    const bytes = await file.arrayBuffer();
+    const answer = await postSheet(activity.id, bytes, true);
     const ids = [...new Set(answer.rows.map((row) => row.volunteer_id).filter(Boolean))];
     const known = await Promise.all(ids.map((id) => nameOf(id)));
     const who = new Map(ids.map((id, i) => [id, known[i] === id ? null : known[i]]));
-    result.replaceChildren(checkTable(answer, text, who));
+    result.replaceChildren(checkTable(answer, sheetText(bytes), who));
     const bad = new Set(answer.problems.map((p) => p.line)).size;
     status.className = bad ? "notice-bad" : "notice-ok";
     status.textContent = bad ? t("center.csv_bad", { n: bad })
       : t("center.csv_clean", { n: answer.rows.length, new: answer.new });
-    checkedText = text;
+    checkedBytes = bytes;
     if (!bad) writeSlot.replaceChildren(write);
   });
   return h("div", { class: "card" },
