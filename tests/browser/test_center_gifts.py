@@ -47,14 +47,14 @@ def test_staff_add_a_gift_and_hand_it_over_by_the_volunteers_pickup_code(api, ce
 
     code = redemption["pickup_code"]
     wrong = "000000" if code != "000000" else "111111"
-    page.get_by_label("取货码（6 位数字）").fill(wrong)
+    page.get_by_label("领取码（6 位数字）").fill(wrong)
     page.get_by_role("button", name="交付", exact=True).click()
-    expect(page.get_by_role("alert").filter(has_text="取货码")).to_have_text(
-        "没有找到这个取货码对应的礼品，请核对后重新输入")
+    expect(page.get_by_role("alert").filter(has_text="领取码")).to_have_text(
+        "没有找到这个领取码对应的礼品，请核对后重新输入")
     assert [r["status"] for r in my_redemptions(api, center)] == ["confirmed"]
     desk.shot("gifts-wrong-code")
 
-    page.get_by_label("取货码（6 位数字）").fill(code)
+    page.get_by_label("领取码（6 位数字）").fill(code)
     page.get_by_role("button", name="交付", exact=True).click()
     expect(page.locator("[data-gifts-status]")).to_have_text("已交付：大米 5kg（李伟）")
     expect(page.locator("[data-pickup]")).to_have_count(0)
