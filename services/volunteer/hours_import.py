@@ -5,16 +5,14 @@ row by its line; otherwise it refuses the part when any row is bad and logs the 
 ``VolunteerService._log_entries``, the path of staff sheets. A row whose volunteer already
 holds a live record of the same minutes on the activity is skipped, not logged again.
 """
-import re
 
 from nameko.rpc import rpc
 
-from services.shared import contracts
+from services.shared import contracts, identity
 from services.shared.contracts import load
 from services.shared.errors import InvalidInput
 from services.shared.ids import derived_id
 from services.volunteer import domain
-from services.volunteer.sheets_import import normalize_phone
 
 def line_fields(problems):
     """InvalidInput fields naming each bad line, the way the CLI prints them."""
@@ -77,10 +75,11 @@ class HoursImportEntrypoints:
     def _volunteers_of_rows(self, activity, rows):
         """({line: volunteer id}, {line: reason}) for rows naming volunteers by id or phone."""
         community_id = activity["community_id"]
-        ids = list(dict.fromkeys(r["volunteer_id"] for r in rows if r["volunteer_id"]))
+        holder_of_phone = self._holders_of_phones(
+            community_id, {r["phone"] for r in rows if not r["volunteer_id"]})
+        ids = list(dict.fromkeys([r["volunteer_id"] for r in rows if r["volunteer_id"]] +
+                                 [v for v in holder_of_phone.values() if v]))
         community_of = self.store.communities_of_volunteers(ids)
-        by_phone = self._volunteers_by_phone(community_id) if any(
-            r["volunteer_id"] is None for r in rows) else {}
         volunteer_of, problems = {}, {}
         for row in rows:
             if row["volunteer_id"]:
@@ -89,26 +88,25 @@ class HoursImportEntrypoints:
                 else:  # another community's volunteer is as unknown as a made-up id
                     problems[row["line"]] = f"no volunteer {row['volunteer_id']} in this community"
                 continue
-            found = by_phone.get(row["phone"], [])
-            if len(found) == 1:
-                volunteer_of[row["line"]] = found[0]
-            elif not found:
-                problems[row["line"]] = f"no volunteer with phone {row['phone']} in this community"
+            holder = holder_of_phone.get(row["phone"])
+            # A claim whose registration never stored its volunteer names nobody.
+            if holder and community_of.get(holder) == community_id:
+                volunteer_of[row["line"]] = holder
             else:
-                problems[row["line"]] = (f"phone {row['phone']} belongs to {len(found)} "
-                                         "volunteers: give the volunteer id")
+                problems[row["line"]] = f"no volunteer with phone {row['phone']} in this community"
         return volunteer_of, problems
 
-    def _volunteers_by_phone(self, community_id):
-        """{phone digits: [volunteer ids]} of the community: one read of its volunteers, for
-        the whole part (the store indexes only _id, so per-phone queries would each read all)."""
-        by_phone = {}
-        for volunteer in self.store.volunteers.find({"community_id": community_id},
-                                                    {"phone": 1}):
-            phone = normalize_phone(volunteer.get("phone") or "")
-            if re.fullmatch(r"[0-9]{6,20}", phone):
-                by_phone.setdefault(phone, []).append(volunteer["_id"])
-        return by_phone
+    def _holders_of_phones(self, community_id, phones):
+        """{phone as the sheet wrote it: the volunteer id its claim names, or None}: one
+        ``_id`` lookup of the community's claim on each number (a number is one volunteer per
+        community), never a read of the community's volunteers."""
+        phones = sorted(phones)
+
+        def holder(phone):
+            mobile = identity.mainland_mobile(phone)
+            return mobile and self.store.directory.holder_of(community_id, mobile)
+
+        return dict(zip(phones, self.store._each(holder, phones)))
 
     def _live_records(self, activity_id, volunteer_ids):
         """{volunteer id: record} of the volunteers holding a pending or approved record."""

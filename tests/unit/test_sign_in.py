@@ -172,17 +172,38 @@ def rows(*specs):
                      for line, spec in specs]}
 
 
+def _claimed_phone(service, community_id, phone, volunteer_id):
+    """A registered volunteer's number: its claim, as registration stores it."""
+    service.store.directory.claim_phone(community_id, phone, volunteer_id, lambda _: True)
+
+
 def test_the_check_names_each_bad_line_and_writes_nothing(service):
-    service.store.volunteers.update_one({"_id": "vol_2"}, {"$set": {"phone": "138-0000-0002"}})
+    _claimed_phone(service, "com_1", "13800000002", "vol_2")
+    _claimed_phone(service, "com_b", "13800000003", "vol_b")
+    _claimed_phone(service, "com_1", "13800000004", "vol_gone")  # a registration that crashed
     answer = service.import_hours(STAFF, "act_1", dict(rows(
         (2, {"volunteer_id": "vol_1", "minutes": 60}),
         (3, {"volunteer_id": "vol_b", "minutes": 60}),      # another community
         (4, {"phone": "13800000002", "minutes": 999}),      # longer than the activity
         (5, {"phone": "13900000000", "minutes": 60}),       # nobody's phone
+        (6, {"phone": "13800000003", "minutes": 60}),       # another community's number
+        (7, {"phone": "13800000004", "minutes": 60}),       # a claim naming nobody stored
     ), dry_run=True))
     assert [(p["line"], p["reason"].split()[0]) for p in answer["problems"]] == [
-        (3, "no"), (4, "999"), (5, "no")]
+        (3, "no"), (4, "999"), (5, "no"), (6, "no"), (7, "no")]
     assert answer["volunteers"] == {"2": "vol_1"}
+
+
+def test_a_row_by_phone_is_found_by_its_claim_without_reading_the_communitys_volunteers(
+        service):
+    _claimed_phone(service, "com_1", "13800000002", "vol_2")
+
+    def scan(*args, **kwargs):
+        raise AssertionError(f"volunteers read by a filter: {args}")
+    service.store.volunteers.find = scan
+    answer = service.import_hours(STAFF, "act_1", dict(rows(
+        (2, {"phone": "13800000002", "minutes": 60})), dry_run=True))
+    assert (answer["problems"], answer["volunteers"]) == ([], {"2": "vol_2"})
     with pytest.raises(InvalidInput) as refused:
         service.import_hours(STAFF, "act_1", rows((2, {"volunteer_id": "vol_1", "minutes": 60}),
                                                   (5, {"phone": "13900000000", "minutes": 60})))
