@@ -18,7 +18,7 @@ from services.rewards.merchant_days import MerchantDays
 from services.rewards.merchants import MerchantRedemptions
 from services.rewards.storage import RewardsStore
 from services.shared import contracts
-from services.shared.listings import Listings, MerchantListArgs, merchants_of
+from services.shared.listings import EarlierListings, Listings, MerchantListArgs, merchants_of
 from services.shared.access import require_role
 from services.shared.clock import now
 from services.shared.contracts import load
@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 200
 SEQ_CURSOR = re.compile(r"[1-9][0-9]{0,17}")  # a catalog cursor: an entry's seq
+
+
+EARLIER_LISTINGS_INTERVAL_SECONDS = 1  # a page a tick, in the background
 
 
 class RewardsService(MerchantRedemptions, MerchantDays, ExposesMetrics):
@@ -69,6 +72,13 @@ class RewardsService(MerchantRedemptions, MerchantDays, ExposesMetrics):
         found = (self.store.merchants.find_one({"_id": merchant_id}) for merchant_id in ids)
         return {"items": [schemas.MerchantOut().dump(m) for m in found if m is not None],
                 "next_cursor": next_cursor}
+
+    @timer(interval=EARLIER_LISTINGS_INTERVAL_SECONDS)
+    def list_earlier_merchants(self):
+        """Merchants stored before their community's list existed join it, once per database."""
+        EarlierListings(self.listings, [
+            ("merchants", self.store.merchants, lambda doc: [merchants_of(doc["community_id"])]),
+        ]).tick()
 
     @rpc
     def get_merchant(self, merchant_id):

@@ -10,6 +10,7 @@ stream's head and limit + 1 lookups, whatever the store holds.
 from marshmallow import Schema, ValidationError, validate, validates_schema, EXCLUDE, fields
 
 from services.shared.appendlog import AppendLog
+from services.shared.migrations import PagedMigration
 from services.shared.contracts import Id, QueryInteger
 
 COMMUNITIES = "communities"
@@ -50,6 +51,41 @@ class Listings:
         page = entries[:limit]
         next_cursor = str(page[-1]["seq"]) if len(entries) > limit else None
         return [entry["item_id"] for entry in page], next_cursor
+
+
+class EarlierListings:
+    """Things stored before their lists existed join them, once per database: each stage's
+    collection walked in ``_id`` order, a page a tick (shared.migrations.PagedMigration), each
+    document added to the streams ``streams_of(doc)`` names. ``Listings.add`` is keyed by
+    (stream, thing), so a page handled twice, or beside a live create, lists nothing twice.
+    Things listed this way stand in their streams by when the migration reached them."""
+
+    def __init__(self, listings, stages, page_size=None):
+        """``stages``: [(name, collection, streams_of(doc) -> [stream])]."""
+        def lister(streams_of):
+            def handle(page):
+                for doc in page:
+                    for stream in streams_of(doc):
+                        listings.add(stream, doc["_id"])
+                return True
+            return handle
+
+        self.migration = PagedMigration(
+            listings.log.migrations, "earlier_listings",
+            [(name, collection, lister(streams_of)) for name, collection, streams_of in stages],
+            **({"page_size": page_size} if page_size else {}))
+
+    def tick(self):
+        return self.migration.tick()
+
+
+def login_streams(user):
+    """The list a login stands on: its center's or its merchant's (an admin's on none)."""
+    if user.get("center_id"):
+        return [logins_of_center(user["center_id"])]
+    if user.get("merchant_id"):
+        return [logins_of_merchant(user["merchant_id"])]
+    return []
 
 
 CURSOR = validate.Regexp(r"^[1-9][0-9]{0,17}\Z", error="as returned in next_cursor")

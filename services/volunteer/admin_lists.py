@@ -5,6 +5,7 @@ Each is a stream of ``shared.listings``, written when the thing is created; a pa
 length in ``_id`` lookups (see shared/listings.py), never a find on another field.
 """
 from nameko.rpc import rpc
+from nameko.timer import timer
 
 from services.shared import contracts
 from services.shared import listings as lists
@@ -12,6 +13,8 @@ from services.shared.access import require_role
 from services.shared.contracts import load
 from services.shared.storage import MongoStore
 from services.volunteer import schemas
+
+EARLIER_LISTINGS_INTERVAL_SECONDS = 1  # a page a tick, in the background
 
 
 class AdminLists:
@@ -28,10 +31,18 @@ class AdminLists:
 
     def _list_login(self, user):
         """Put a center's or a merchant's login on its owner's list (once)."""
-        if user.get("center_id"):
-            self.listings.add(lists.logins_of_center(user["center_id"]), user["_id"])
-        elif user.get("merchant_id"):
-            self.listings.add(lists.logins_of_merchant(user["merchant_id"]), user["_id"])
+        for stream in lists.login_streams(user):
+            self.listings.add(stream, user["_id"])
+
+    @timer(interval=EARLIER_LISTINGS_INTERVAL_SECONDS)
+    def list_earlier_tenancy(self):
+        """Communities, centers and logins stored before their lists existed join them, a
+        page a tick, once per database."""
+        lists.EarlierListings(self.listings, [
+            ("communities", self.store.communities, lambda doc: [lists.COMMUNITIES]),
+            ("centers", self.store.centers, lambda doc: [lists.centers_of(doc["community_id"])]),
+            ("users", self.store.users, lists.login_streams),
+        ]).tick()
 
     def _login_out(self, user):
         disabled = self.store.disabled_users.find_one({"_id": user["_id"]}, {"_id": 1})

@@ -83,9 +83,11 @@ class FakeCollection:
         if errors:
             raise BulkWriteError({"writeErrors": errors, "nInserted": len(docs) - len(errors)})
 
-    def find(self, query=None, projection=None):
-        return FakeCursor([_copy(d) for d in self.docs.values()
-                           if self._matches(d, query)])
+    def find(self, query=None, projection=None, sort=None, limit=0):
+        found = [_copy(d) for d in self.docs.values() if self._matches(d, query)]
+        for field, direction in reversed(sort or []):  # as a migration walks by _id
+            found.sort(key=lambda doc: doc[field], reverse=direction < 0)
+        return FakeCursor(found).limit(limit)
 
     def find_one(self, query=None, projection=None):
         found = self._first(query)

@@ -117,3 +117,48 @@ def test_merchants_are_listed_by_community_when_admitted():
     assert [m["id"] for m in page["items"]] == [second["id"], first["id"]]
     with pytest.raises(Forbidden):
         rewards.list_merchants(STAFF, {"community_id": "com_1"})
+
+
+def _until_finished(tick, ticks=20):
+    for _ in range(ticks):
+        tick()
+    return tick
+
+
+def test_communities_centers_and_logins_stored_before_the_lists_join_them_once(volunteer):
+    store = volunteer.store
+    store.communities.insert_one({"_id": "com_old", "name": "旧", "code": "old"})
+    store.centers.insert_one({"_id": "ctr_old", "community_id": "com_old", "name": "旧中心"})
+    store.users.insert_one({"_id": "oldstaff",
+                            "role": "center_staff", "center_id": "ctr_old",
+                            "community_id": "com_old", "merchant_id": None})
+    store.users.insert_one({"_id": "oldshop", "role": "merchant",
+                            "center_id": None, "community_id": "com_old",
+                            "merchant_id": "mer_old"})
+    assert volunteer.list_communities(ADMIN, {})["items"] == []
+
+    _until_finished(volunteer.list_earlier_tenancy)
+    _until_finished(volunteer.list_earlier_tenancy)  # finished: lists nothing twice
+
+    assert [c["id"] for c in volunteer.list_communities(ADMIN, {})["items"]] == ["com_old"]
+    assert [c["id"] for c in volunteer.list_centers(ADMIN, "com_old", {})["items"]] == \
+        ["ctr_old"]
+    assert [u["username"] for u in volunteer.list_logins(
+        ADMIN, {"center_id": "ctr_old"})["items"]] == ["oldstaff"]
+    volunteer.rewards.get_merchant.return_value = {"id": "mer_old", "community_id": "com_old"}
+    assert [u["username"] for u in volunteer.list_logins(
+        ADMIN, {"merchant_id": "mer_old"})["items"]] == ["oldshop"]
+
+
+def test_merchants_stored_before_the_lists_join_them_once():
+    listings = Listings(FakeDatabase())
+    listings.ensure_indexes()
+    store = RewardsStore(FakeDatabase())
+    rewards = worker_factory(RewardsService, store=store, listings=listings)
+    store.merchants.insert_one({"_id": "mer_old", "community_id": "com_1", "name": "老店"})
+    live = rewards.create_merchant(ADMIN, {"community_id": "com_1", "name": "新店"}, "k1")
+
+    _until_finished(rewards.list_earlier_merchants)
+
+    page = rewards.list_merchants(ADMIN, {"community_id": "com_1"})
+    assert sorted(m["id"] for m in page["items"]) == sorted(["mer_old", live["id"]])
