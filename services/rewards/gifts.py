@@ -37,6 +37,7 @@ from services.shared.appendlog import AppendLog, entry_id
 from services.shared.clock import now as wall_clock
 from services.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from services.shared.inflight import InFlight
+from services.shared.migrations import PagedMigration
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,12 @@ class GiftShelf:
             self.gifts.open_expiry_from(day)
             self.gifts.listings.append(pickup_stream(day), 1, key=f"{rid}:awaiting:{day}",
                                        floor=None, fields={"redemption_id": rid})
+        self.list_at_center(redemption)
+
+    def list_at_center(self, redemption):
+        """List a gift's redemption among its center's and under its pickup code (how staff
+        find the gifts waiting and the one a volunteer's code names); once per redemption."""
+        rid = redemption["_id"]
         reward = self.store.rewards.find_one({"_id": redemption["reward_id"]}) or {}
         if reward.get("kind") == "gift" and reward.get("center_id") and \
                 redemption.get("pickup_code"):
@@ -200,6 +207,19 @@ class GiftShelf:
                                                     redemption["pickup_code"]), f"{rid}:code")):
                 self.gifts.listings.append(stream, 1, key=key, floor=None,
                                            fields={"redemption_id": rid})
+
+    def earlier_pickups(self, page_size=None):
+        """Gifts redeemed before the centers' pickup lists existed, and still waiting, join
+        them once per database: the redemptions walked a page a tick, keyed as above."""
+        def waiting(page):
+            for stored in page:  # a stored redemption's status is in its outcome and end
+                redemption = self.store.redemption(stored["_id"])
+                if redemption is not None and redemption["status"] == domain.CONFIRMED:
+                    self.list_at_center(redemption)
+            return True
+        return PagedMigration(self.gifts.listings.migrations, "earlier_pickups",
+                              [("redemptions", self.store.redemptions, waiting)],
+                              **({"page_size": page_size} if page_size else {}))
 
     def allowance_step(self, reward, redemption):
         """The per-volunteer limit's step of the saga (rewards/saga.py), for a gift with a

@@ -80,6 +80,11 @@ class RewardsService(MerchantRedemptions, MerchantDays, ExposesMetrics):
             ("merchants", self.store.merchants, lambda doc: [merchants_of(doc["community_id"])]),
         ]).tick()
 
+    @timer(interval=EARLIER_LISTINGS_INTERVAL_SECONDS)
+    def list_earlier_pickups(self):
+        """Gifts still waiting that were redeemed before the pickup lists, once per database."""
+        self._gift_shelf().earlier_pickups().tick()
+
     @rpc
     def get_merchant(self, merchant_id):
         return schemas.MerchantOut().dump(

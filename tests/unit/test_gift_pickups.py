@@ -86,3 +86,21 @@ def pickup_cost(redemptions_before):
 
 def test_a_pickup_does_not_grow_with_the_redemptions_stored():
     assert pickup_cost(40) == pickup_cost(6)
+
+
+def test_gifts_still_waiting_from_before_the_pickup_lists_join_them_once(shelf, monkeypatch):
+    shelf.gift()
+    with monkeypatch.context() as before_the_lists:
+        before_the_lists.setattr(gifts.GiftShelf, "list_at_center", lambda self, r: None)
+        waiting = shelf.redeem("r1")
+        handed = shelf.redeem("r2", actor=ZHAO)
+        shelf.rewards.fulfill_redemption(STAFF, handed["id"])
+    assert shelf.rewards.center_pickups(STAFF, "ctr_1")["items"] == []
+
+    for _ in range(3):  # the migration, then ticks that find it finished
+        shelf.rewards.list_earlier_pickups()
+
+    assert [i["id"] for i in shelf.rewards.center_pickups(STAFF, "ctr_1")["items"]] == \
+        [waiting["id"]]
+    assert shelf.rewards.hand_over_gift(STAFF, "ctr_1", waiting["pickup_code"])["id"] == \
+        waiting["id"]
