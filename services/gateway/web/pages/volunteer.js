@@ -186,9 +186,8 @@ function entryLine(entry) {
 // --- the first screen --------------------------------------------------------------------------
 
 async function homePage() {
-  const [volunteer, balance, recent] = await Promise.all([
-    api.get(`/volunteers/${me()}`), api.get(`/volunteers/${me()}/balance`),
-    api.get(`/volunteers/${me()}/statement?limit=5`)]);
+  const [volunteer, balance] = await Promise.all([
+    api.get(`/volunteers/${me()}`), api.get(`/volunteers/${me()}/balance`)]);
   const stars = volunteer.star_level
     ? t("vol.stars", { stars: "★".repeat(volunteer.star_level) }) : t("vol.no_stars");
   const certificateStatus = h("p", { role: "status" });
