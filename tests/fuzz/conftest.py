@@ -67,7 +67,9 @@ def tenant(api, admin):  # noqa: F811 (fixtures imported above)
     victim = _staff_login(api, admin, suffix, "fzv", **staff_fields).username
 
     # Points to spend, an approved and a pending hours record, a gift and a redemption of it, a
-    # merchant offer and a one-time code: real objects for the path parameters.
+    # merchant offer, a one-time code and points in the community fund: real objects for the
+    # path parameters and for the id fields of bodies, so redemptions, transfers, hours, fund
+    # donations and grants can succeed.
     as_center = {"center_id": center_id, "staff": staff, "volunteer_id": volunteer_id,
                  "volunteer": volunteer.token}
     approved_record = earn(api, as_center, 480)
@@ -85,6 +87,8 @@ def tenant(api, admin):  # noqa: F811 (fixtures imported above)
     redemption = api.created("/api/v1/redemptions", {
         "reward_id": gift["id"], "volunteer_id": volunteer_id, "quantity": 1},
         volunteer.token, key=f"fuzz-seed-{suffix}")
+    api.created(f"/api/v1/communities/{community_id}/fund/donations", {
+        "volunteer_id": volunteer_id, "points": 10}, volunteer.token, key=f"fuzz-fund-{suffix}")
     code = api.created(f"/api/v1/volunteers/{volunteer_id}/redeem-codes", None,
                        volunteer.token)["code"]
     certificate = api.get(f"/api/v1/volunteers/{volunteer_id}/certificate.pdf",

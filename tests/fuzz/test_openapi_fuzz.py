@@ -7,7 +7,8 @@ run repeats the same requests (only the stack's state differs between runs).
 Two passes share the time: the coverage phase (deterministic boundary and missing-field cases of
 every parameter and body field) once per operation, as the admin, since the gateway validates
 input before it looks at the role; then random examples per operation for every role, which is
-where the role and tenant rules answer (a path parameter is now and then a real id of the tenant).
+where the role and tenant rules answer (a path or query parameter, and an id field of a body at
+any depth, is now and then a real id of the tenant, so the success paths behind a body run too).
 """
 import hypothesis.strategies as st
 import pytest
@@ -31,6 +32,13 @@ LOGIN_NAMES = {"username"}
 FUZZ_PREFIX = "fuzz"
 # The tenant's real ids by parameter name, filled by the fixture below before any test runs.
 REAL_IDS = {}
+# Body fields (at any depth, e.g. entries[].volunteer_id) -> the REAL_IDS name of their ids.
+BODY_ID_FIELDS = {"volunteer_id": "volunteer_id", "from_volunteer_id": "volunteer_id",
+                  "to_volunteer_id": "volunteer_id", "reward_id": "reward_id",
+                  "activity_id": "activity_id", "center_id": "center_id",
+                  "community_id": "community_id", "merchant_id": "merchant_id",
+                  # the one-time code a merchant redeems (other "code" fields just get a 4xx)
+                  "code": "code"}
 
 
 def load(phase):
@@ -51,6 +59,7 @@ def load(phase):
     schema = schemathesis.openapi.from_url(DOCUMENT, config=config, wait_for_schema=60)
     schema.hook("flatmap_path_parameters")(lambda context, values: with_real_ids(values))
     schema.hook("flatmap_query")(lambda context, values: with_real_ids(values))
+    schema.hook("flatmap_body")(lambda context, body: with_real_body_ids(body))
     return schema
 
 
@@ -58,12 +67,26 @@ def with_real_ids(generated):
     """A strategy that keeps each generated value or swaps in a real id of the same name."""
     if not isinstance(generated, dict):
         return st.just(generated)
-    choices = {}
-    for name, value in generated.items():
-        made_up = f"{FUZZ_PREFIX}{value}" if name in LOGIN_NAMES else value
-        choices[name] = st.one_of(st.just(made_up), st.sampled_from(REAL_IDS[name])) \
-            if name in REAL_IDS else st.just(value)
-    return st.fixed_dictionaries(choices)
+    return st.fixed_dictionaries({
+        name: _or_real(name, st.just(f"{FUZZ_PREFIX}{value}" if name in LOGIN_NAMES else value))
+        for name, value in generated.items()})
+
+
+def with_real_body_ids(body):
+    """A strategy that keeps the generated body or swaps real ids into its id fields, in nested
+    objects and lists too; anything else (a string body, a number) is kept as it is."""
+    if isinstance(body, dict):
+        return st.fixed_dictionaries({
+            name: _or_real(BODY_ID_FIELDS.get(name), with_real_body_ids(value))
+            for name, value in body.items()})
+    if isinstance(body, list):
+        return st.tuples(*map(with_real_body_ids, body)).map(list)
+    return st.just(body)
+
+
+def _or_real(name, generated):
+    return st.one_of(generated, st.sampled_from(REAL_IDS[name])) if name in REAL_IDS \
+        else generated
 
 
 def signed_in(context):
