@@ -187,6 +187,16 @@ PAGE_ANSWER = {"type": "object", "required": ["items", "next_cursor"], "properti
 TOKEN = _answer(access_token="string", role="string", subject_id="string",
                 expires_at="string")
 QR_IMAGE = {"content": {"image/svg+xml": {"schema": {"type": "string"}}}}
+# What a merchant's till sees of the volunteer: the name masked (张*明, 李*, W**g), never more;
+# null on redemptions stored before names were kept.
+MASKED_NAME = {"type": "string", "nullable": True}
+TILL_ANSWER = {"type": "object", "required": ["id", "status", "points", "volunteer_name"],
+               "properties": {"id": {"type": "string"}, "status": {"type": "string"},
+                              "points": {"type": "integer"}, "volunteer_name": MASKED_NAME}}
+TILL_DAY_ANSWER = {"type": "object", "required": ["items", "next_cursor"], "properties": {
+    "items": {"type": "array", "items": {"type": "object", "required": ["volunteer_name"],
+                                         "properties": {"volunteer_name": MASKED_NAME}}},
+    "next_cursor": {"type": "string", "nullable": True}}}
 # The success answers api.md gives a shape to; any other answers a JSON object.
 SHAPES = {
     ("post", "/auth/token"): TOKEN,
@@ -207,8 +217,7 @@ SHAPES = {
     ("post", "/hours/{record_id}/approve"): _answer(id="string", status="string"),
     ("post", "/hours/{record_id}/reject"): _answer(id="string", status="string"),
     ("post", "/redemptions"): _answer(id="string", status="string", points="integer"),
-    ("post", "/merchant/redemptions"): _answer(id="string", status="string",
-                                                points="integer"),
+    ("post", "/merchant/redemptions"): TILL_ANSWER,
     ("post", "/volunteers/{volunteer_id}/redeem-codes"): _answer(code="string",
                                                                  expires_at="string"),
     ("get", "/communities/{community_id}/scheme"): _answer(current="object",
@@ -217,8 +226,8 @@ SHAPES = {
     **{("get", path): PAGE_ANSWER for path in (
         "/volunteers", "/activities", "/activities/{activity_id}/hours", "/rewards",
         "/volunteers/{volunteer_id}/redemptions", "/communities",
-        "/communities/{community_id}/centers", "/merchants", "/users",
-        "/merchants/{merchant_id}/redemptions")},
+        "/communities/{community_id}/centers", "/merchants", "/users")},
+    ("get", "/merchants/{merchant_id}/redemptions"): TILL_DAY_ANSWER,
     ("get", "/communities/{community_id}/fund"): _answer(balance="integer", items="array"),
 }
 
@@ -249,6 +258,17 @@ ERRORS = {"400": "invalid input", "401": "no or bad token", "403": "not allowed"
           "422": "refused by the rules",
           "429": "too many attempts: wait Retry-After seconds",
           "503": "a dependency is down"}
+
+
+# A second success status of one path: a dry run writes nothing and answers 200, not 201.
+def _dry_run_answer(rows):
+    return {"200": {"description": "dry_run: every row checked, nothing written", **_json(
+        _answer(rows=rows, already_logged="integer", new="integer", problems="array"))}}
+
+
+OTHER_SUCCESSES = {
+    ("post", "/activities/{activity_id}/hours/import"): _dry_run_answer(rows="integer"),
+    ("post", "/activities/{activity_id}/hours.csv"): _dry_run_answer(rows="array")}
 
 
 # What an error means on one path, beside the general ERRORS.
@@ -323,7 +343,8 @@ def openapi_document():
                 (method, path), _json(SHAPES.get((method, path), {"type": "object"})))}, **{
                 code: {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
-                for code, text in dict(ERRORS, **ERROR_NOTES.get((method, path), {})).items()}},
+                for code, text in dict(ERRORS, **ERROR_NOTES.get((method, path), {})).items()},
+                **OTHER_SUCCESSES.get((method, path), {})},
             "parameters": [{"in": "path", "name": name, "required": True,
                             "schema": {"type": "string"}}
                            for name in _path_params(path)] + [
