@@ -7,6 +7,8 @@ appends −points under ``<redemption>:day_void`` where it finishes (both idempo
 keys, so a rerun by recovery writes nothing twice). A day's list reads only that stream by
 ``_id`` (entry n is ``<stream>:n``) and a few ``_id`` lookups per row: its cost is the page,
 whatever the merchant redeemed on other days. The stream's total is what the day left owed.
+A redemption's entry carries the volunteer's masked name (asked of the volunteer service once,
+when the redemption was stored), so a row asks no other service.
 """
 import datetime as dt
 
@@ -40,7 +42,9 @@ def record_completed(days, redemption):
     """The redemption on its day's list; called where the counter saga settles it."""
     rid = redemption["_id"]
     days.append(day_stream(redemption["merchant_id"], redemption["day"]), redemption["points"],
-                key=f"{rid}:day", floor=None, fields={"redemption_id": rid})
+                key=f"{rid}:day", floor=None,
+                fields={"redemption_id": rid,
+                        "volunteer_name": redemption.get("volunteer_name")})
 
 
 def record_voided(days, redemption):
@@ -75,7 +79,8 @@ class MerchantDays:
                 break
             read += 1
             if entry["delta"] > 0:
-                items.append(self.merchant_row(entry["redemption_id"]))
+                items.append(dict(self.merchant_row(entry["redemption_id"]),
+                                  volunteer_name=entry.get("volunteer_name")))
         more = read < len(entries) or len(entries) == window
         next_cursor = entries[read - 1]["seq"] if more and read else None
         return {"merchant_id": merchant_id, "merchant_name": merchant["name"],

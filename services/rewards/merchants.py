@@ -241,6 +241,7 @@ class MerchantRedemptionOut(Schema):
     reward_id = fields.String()
     merchant_id = fields.String()
     volunteer_id = fields.String()
+    volunteer_name = fields.String(allow_none=True)  # masked: the merchant sees no more
     points = fields.Integer()
     status = fields.String()
     failure = fields.String(allow_none=True)
@@ -377,7 +378,10 @@ class MerchantRedemptions:
         return {
             "_id": rid, "code": code["_id"], "reward_id": reward["_id"],
             "title": reward["title"], "merchant_id": actor["merchant_id"],
-            "volunteer_id": code["volunteer_id"], "points": reward["cost_points"],
+            "volunteer_id": code["volunteer_id"],
+            # Asked once, before the redemption is stored: a replay answers the stored name.
+            "volunteer_name": self.volunteer.masked_volunteer_name(code["volunteer_id"]),
+            "points": reward["cost_points"],
             "daily_quota": reward.get("daily_quota"), "day": local_day(at, zone),
             "timezone": zone.key, "by": actor["user_id"], "created_at": at}
 

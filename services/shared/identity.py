@@ -49,3 +49,13 @@ def masked_id_card(number):
     if not number:
         return None
     return "*" * (len(number) - ID_CARD_VISIBLE) + number[-ID_CARD_VISIBLE:]
+
+
+def masked_name(name):
+    """What a merchant may see of a volunteer's name: its first and last characters with a star
+    for each one between ("张*明", "W**g"); a two-character name keeps its first ("李*") and a
+    one-character name shows none ("*"). None when there is no name."""
+    name = (name or "").strip()
+    if len(name) <= 2:
+        return (name[:len(name) - 1] + "*") if name else None
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -317,6 +317,13 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
             raise NotFound(f"volunteer {volunteer_id} not found")
         return self._volunteer_out(volunteer)
 
+    @rpc
+    def masked_volunteer_name(self, volunteer_id):
+        """Only the masked name (identity.masked_name), for a merchant's till: never the name,
+        phone or ID card."""
+        volunteer = self.store.get(self.store.volunteers, volunteer_id, "volunteer")
+        return identity.masked_name(volunteer.get("name"))
+
     # --- activities and hours ----------------------------------------------------------------
 
     @rpc

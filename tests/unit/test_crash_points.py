@@ -89,13 +89,17 @@ class PointsOverRpc:
 
 
 class Volunteers:
-    """The volunteer service as the points service asks it about a gift's receiver."""
+    """The volunteer service as the points service asks it about a gift's receiver and the
+    rewards service about the name a till shows."""
     known = {"vol_1": "com_1", "vol_2": "com_1"}
 
     def get_volunteer(self, actor, volunteer_id):
         if volunteer_id not in self.known:
             raise NotFound(f"volunteer {volunteer_id} not found")
         return {"id": volunteer_id, "community_id": self.known[volunteer_id]}
+
+    def masked_volunteer_name(self, volunteer_id):
+        return "李*"
 
     def get_community(self, community_id):
         return {"id": community_id}
@@ -114,7 +118,7 @@ class World:
                                      movement_store=self.moves, volunteer=Volunteers())
         self.shop = RewardsStore(self.dbs["rewards"])
         self.rewards = worker_factory(RewardsService, store=self.shop,
-                                      points=PointsOverRpc(self))
+                                      points=PointsOverRpc(self), volunteer=Volunteers())
         self.hours = VolunteerStore(self.dbs["volunteer"])
         self.volunteer = worker_factory(
             VolunteerService, store=self.hours, config={"BCRYPT_ROUNDS": 4},

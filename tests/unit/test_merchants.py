@@ -35,6 +35,9 @@ class Volunteers:
         return {"id": volunteer_id, "community_id": "com_1",
                 "approved_minutes": self.minutes[volunteer_id]}
 
+    def masked_volunteer_name(self, volunteer_id):
+        return {"vol_1": "李*明", "vol_2": "王*"}[volunteer_id]
+
 
 class Points:
     """The points service as the rewards service calls it: the real one, but the scheme."""

@@ -109,6 +109,8 @@ function todayLine(item, onChange) {
   }, t("till.void")) : null;
   return h("li", { "data-redemption": item.id, "data-voided": String(voided) },
     h("span", { class: "what" }, h("strong", {}, item.title), " ",
+      item.volunteer_name ? h("span", { "data-volunteer-name": "" }, item.volunteer_name, " ")
+        : null,
       h("span", { class: "muted" }, dateTime(item.created_at)),
       voided ? h("p", { class: "muted" }, t("till.voided")) : null, button, status),
     h("span", { class: `amount ${voided ? "" : "plus"}` }, points(item.points)));
@@ -205,7 +207,10 @@ async function tillPage() {
     result.className = "till-result ok";
     result.dataset.result = "completed";
     result.dataset.points = done.points;
+    // ui.md: the volunteer's masked name (the API never gives the till more), large.
     result.replaceChildren(h("p", { class: "verdict" }, t("till.done")),
+      done.volunteer_name ? h("p", { class: "who", "data-volunteer-name": "" }, done.volunteer_name)
+        : null,
       h("p", { class: "reason", role: "status" },
         t("till.done_points", { points: points(done.points), title: offer.title })));
     codeInput.value = "";

@@ -1,0 +1,37 @@
+"""The volunteer's name at the merchant's till: masked (shared.identity.masked_name), answered
+only masked by the volunteer service, stored once with the redemption and its day-list entry."""
+import pytest
+
+from services.shared.errors import NotFound
+from services.shared.identity import masked_name
+from tests.unit.test_merchant_days import today
+from tests.unit.test_merchants import WANG, shop  # noqa: F401 (fixture)
+from tests.unit.test_volunteers_and_activities import register
+from tests.unit.test_worker_volunteer import service  # noqa: F401 (fixture)
+
+
+@pytest.mark.parametrize("name, masked", [
+    ("张三明", "张*明"), ("李伟", "李*"), ("欧阳娜娜", "欧**娜"), ("王", "*"),
+    ("Wang", "W**g"), ("Li", "L*"), (" Mary Jones ", "M********s"), ("", None), (None, None)])
+def test_a_name_shows_its_first_and_last_characters_only(name, masked):
+    assert masked_name(name) == masked
+
+
+def test_the_volunteer_service_answers_only_the_masked_name(service):  # noqa: F811
+    volunteer = register(service, name="张三明", id_card="11010519491231002X")
+    assert service.masked_volunteer_name(volunteer["id"]) == "张*明"
+    with pytest.raises(NotFound):
+        service.masked_volunteer_name("vol_nobody")
+
+
+def test_the_tills_answer_and_the_days_list_carry_the_masked_name(shop):  # noqa: F811
+    code = shop.code(key="k1")
+    out = shop.redeem(code, key="r1")
+    assert out["volunteer_name"] == "李*明"
+    shop.credit("vol_2", 100)
+    shop.redeem(shop.code(actor=WANG), key="r2")
+    # A replay answers the name stored with the redemption; the day's list reads each row's
+    # name off its entry: neither asks the volunteer service again.
+    shop.volunteers.masked_volunteer_name = None
+    assert shop.redeem(code, key="r1")["volunteer_name"] == "李*明"
+    assert [i["volunteer_name"] for i in today(shop)["items"]] == ["王*", "李*明"]
