@@ -270,9 +270,11 @@ def as_listed(store, rid):
 def answer(redemption, outcome, void=None):
     outcome = outcome or {}
     status = CANCELLED if void else outcome.get("status", PENDING)
+    # A redemption stored before names were kept answers null, as the field is always there.
     return MerchantRedemptionOut().dump(dict(
         redemption, status=status, failure=outcome.get("failure"),
-        voided_at=void["at"] if void else None))
+        voided_at=void["at"] if void else None,
+        volunteer_name=redemption.get("volunteer_name")))
 
 
 # --- the service's part ------------------------------------------------------------------------

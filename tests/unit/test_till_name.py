@@ -35,3 +35,17 @@ def test_the_tills_answer_and_the_days_list_carry_the_masked_name(shop):  # noqa
     shop.volunteers.masked_volunteer_name = None
     assert shop.redeem(code, key="r1")["volunteer_name"] == "李*明"
     assert [i["volunteer_name"] for i in today(shop)["items"]] == ["王*", "李*明"]
+
+
+def test_a_redemption_stored_before_names_were_kept_answers_a_null_name(shop):  # noqa: F811
+    code = shop.code()
+    out = shop.redeem(code, key="r1")
+    # As stored before this change: no name on the redemption nor on its day's entry.
+    m = shop.store.merchant
+    entry = m.days.entries_of(f"mer_1@{today(shop)['date']}")[0]
+    for collection, doc in ((m.redemptions, m.redemptions.find_one({"_id": out["id"]})),
+                            (m.days.entries, m.days.entries.find_one({"_id": entry["_id"]}))):
+        collection.replace_one({"_id": doc["_id"]},
+                               {k: v for k, v in doc.items() if k != "volunteer_name"})
+    assert shop.redeem(code, key="r1")["volunteer_name"] is None
+    assert [i["volunteer_name"] for i in today(shop)["items"]] == [None]
