@@ -61,6 +61,9 @@ ROUTES = [
      "included (default: the year to date); format=csv: UTF-8 with BOM for Excel (staff of the "
      "center, admin)",
      None, 200, False),
+    ("get", "/centers/{center_id}/pending", "How many of the center's records wait for a "
+     "decision, across its activities: {center_id, pending} (staff of the center, admin)",
+     None, 200, False),
     ("post", "/activities", "Publish an activity (center staff)", contracts.ActivityIn,
      201, False),
     ("post", "/activities/{activity_id}/hours", "Log hours for up to 1000 volunteers",
@@ -229,6 +232,7 @@ SHAPES = {
         "/communities/{community_id}/centers", "/merchants", "/users")},
     ("get", "/merchants/{merchant_id}/redemptions"): TILL_DAY_ANSWER,
     ("get", "/communities/{community_id}/fund"): _answer(balance="integer", items="array"),
+    ("get", "/centers/{center_id}/pending"): _answer(center_id="string", pending="integer"),
 }
 
 

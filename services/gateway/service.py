@@ -24,6 +24,7 @@ from services.gateway.admin_routes import AdminRoutes
 from services.gateway.handout_routes import HandoutRoutes
 from services.gateway.merchant_day_routes import MerchantDayRoutes
 from services.gateway.pickup_routes import PickupRoutes
+from services.gateway.pending_routes import PendingRoutes
 from services.gateway.merchant_routes import MerchantRoutes
 from services.gateway.notice_routes import NoticeRoutes
 from services.gateway.sign_in_routes import SignInRoutes
@@ -80,7 +81,7 @@ def outcome_response(outcome):
 
 
 class GatewayService(SignInRoutes, HandoutRoutes, MerchantRoutes, NoticeRoutes, AdminRoutes,
-                     WebRoutes, MerchantDayRoutes, PickupRoutes,
+                     WebRoutes, MerchantDayRoutes, PickupRoutes, PendingRoutes,
                      ExposesMetrics):
     name = "gateway"
 

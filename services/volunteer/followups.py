@@ -21,7 +21,7 @@ from pymongo.errors import BulkWriteError
 from services.shared import clock, contracts
 from services.shared.appendlog import GENESIS_HASH, entry_hash, entry_id, stored_instant
 from services.shared.outbox import OutboxWriter
-from services.volunteer import domain, reports
+from services.volunteer import domain, pending, reports
 from services.volunteer.indexes import insert_each
 
 
@@ -44,11 +44,16 @@ def follow_decisions(store, outbox, decisions, follow_one):
         (reports.month_stream(record["center_id"], reports.month_of(record["activity_starts_at"]),
                               record["_id"]), minutes, key, reports.tally_fields(record))
         for record, _, (key, minutes, _, _) in followed])
+    # Each record leaves its center's pending count (keyed "decided:<record>").
+    undecided_in_pending, pending_hints = append_each(
+        store, pending.tally(store), pending.decided_items([record for record, _, _ in followed]))
     # The events are queued: what is left (head hints, markers) no longer delays a credit.
-    store._each(lambda hint: hint(), hints + center_hints)
+    store._each(lambda hint: hint(), hints + center_hints + pending_hints)
     step = domain.DECISION_STEP[domain.APPROVED]
     undecided |= undecided_in_centers
-    store._each(lambda item: follow_one(item[0], step) if item[2][0] in undecided
+    undecided |= {key.split(":", 1)[1] for key in undecided_in_pending}  # by record id
+    store._each(lambda item: follow_one(item[0], step)
+                if item[2][0] in undecided or item[0]["_id"] in undecided
                 else store.in_flight.done(f"{item[0]['_id']}:{step}"), followed)
 
 

@@ -10,7 +10,7 @@ gives back the places taken, so a refused sheet leaves no live record and holds 
 from services.shared.clock import now
 from services.shared.errors import Conflict, RuleViolation
 from services.shared.ids import derived_id
-from services.volunteer import domain
+from services.volunteer import domain, pending
 from services.volunteer.indexes import CapacityFull
 from services.volunteer.storage import CREATED, REPLAYED, TAKEN
 
@@ -102,7 +102,11 @@ def _log_records(store, activity, records):
                               reason=OVERLAP_VOID_REASON)
         raise RuleViolation("volunteers hold hours at overlapping times",
                             code="overlapping_hours", fields={"entries": clashes})
-    return [(record, how) for record, how in placed if how in (CREATED, REPLAYED)]
+    logged = [(record, how) for record, how in placed if how in (CREATED, REPLAYED)]
+    # Each logged record joins its center's pending count (keyed by record) while the sheet is
+    # still marked: a crash before it is counted is finished by the recovery timer.
+    pending.count_logged(store, [record for record, _ in logged])
+    return logged
 
 
 def _void(store, records, reason):

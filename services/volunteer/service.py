@@ -32,6 +32,7 @@ from services.volunteer.backfill import BackfillEntrypoints
 from services.volunteer.handouts import Handouts
 from services.volunteer.hours_import import HoursImportEntrypoints
 from services.volunteer.notices import NoticeEntrypoints
+from services.volunteer.pending import PendingEntrypoints, count_decided
 from services.volunteer.sign_in import SignInEntrypoints
 from services.volunteer.storage import REPLAYED, VolunteerStore
 
@@ -72,7 +73,7 @@ class VolunteerDatabase(MongoStore):
 
 
 class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, BackfillEntrypoints,
-                       NoticeEntrypoints,
+                       NoticeEntrypoints, PendingEntrypoints,
                        AdminLists, ExposesMetrics):
     name = "volunteer"
 
@@ -604,6 +605,8 @@ class VolunteerService(SignInEntrypoints, HoursImportEntrypoints, Handouts, Back
         decision_id = f"{record['_id']}:{step}"
         decision = self.store.decisions.find_one({"_id": decision_id})
         effects = domain.decision_effects(record, decision) if decision else None
+        if not count_decided(self.store, record, decision):
+            return  # its center's pending count is busy: the recovery timer takes it off
         if decision and decision["status"] in (domain.REJECTED, domain.REVOKED) and \
                 record.get("on_roster"):
             # The volunteer no longer holds a place on the activity (its capacity).

@@ -28,6 +28,7 @@ from services.shared.errors import Conflict, NotFound, ServiceUnavailable
 from services.shared.inflight import InFlight
 from services.shared.outbox import OutboxWriter, Relay
 from services.volunteer.service import VolunteerService
+from services.volunteer import pending
 from services.volunteer.storage import VolunteerStore
 from tests.unit import booking_flows, gift_flows, merchant_flows
 from tests.unit.explorer import (Crash, Hook, HookedDatabase, count_operations, crash_points,
@@ -132,7 +133,7 @@ class World:
         self.credited_outside = 0  # points credited by other causes than the flows under test
         self.fund_before = 0       # the fund's points before the flows under test
         self.stock_before = {}     # reward -> stock before the flows under test
-        for store in (self.ledger, self.shop, self.hours):
+        for store in (self.ledger, self.shop, self.hours, pending.tally(self.hours)):
             store.ensure_indexes()
         if setup:
             self._setup()
@@ -166,6 +167,7 @@ class World:
             "activity_starts_at": dt.datetime(2026, 11, 20, 9, tzinfo=dt.timezone.utc),
             "volunteer_id": "vol_1", "minutes": RECORD_MINUTES, "logged_by": "wang",
             "logged_at": now()})
+        pending.count_logged(self.hours, [self.hours.hours.find_one({"_id": "hrs_1"})])
         for reward_id, title in (("rwd_rice", "Rice"), ("rwd_oil", "Oil")):
             self.shop.rewards.insert_one({
                 "_id": reward_id, "kind": "gift", "title": title, "description": None,
@@ -320,6 +322,9 @@ class World:
         if (status == "revoked") != (reversal is not None):
             broken.append(f"record {status} but reversal {'exists' if reversal else 'missing'}")
         expected_minutes = RECORD_MINUTES if status == "approved" else 0
+        if pending.pending_count(self.hours, "ctr_1") != (status == "pending"):
+            broken.append(f"record {status} but ctr_1 counts "
+                          f"{pending.pending_count(self.hours, 'ctr_1')} pending")
         if self.hours.service_minutes.total("vol_1") != expected_minutes:
             broken.append(f"approved minutes {self.hours.service_minutes.total('vol_1')}, "
                           f"expected {expected_minutes}")
