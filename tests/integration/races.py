@@ -17,8 +17,10 @@ BARRIER_SECONDS = 20
 
 
 def service_store(container):
-    """The store a running service's workers use: the test puts its held collections there."""
-    return next(d for d in container.dependencies if isinstance(d, MongoStore)).store
+    """The store a running service's workers use (its ``store``, not its other MongoStores such
+    as ``listings``): the test puts its held collections there."""
+    return next(d for d in container.dependencies
+                if isinstance(d, MongoStore) and d.attr_name == "store").store
 
 
 class HeldRace:
