@@ -1,5 +1,6 @@
 """The partner merchant's till in a real browser on a phone-sized screen (360×740): a volunteer's
-one-time code redeemed, refusals as sentences, a void, and the settlement statement."""
+one-time code redeemed (the volunteer shown by the masked name only), refusals as sentences, a
+void, and the settlement statement."""
 import uuid
 
 from playwright.sync_api import expect
@@ -55,7 +56,10 @@ def test_merchant_redeems_a_code_on_the_till_refusals_read_as_sentences_and_a_vo
     done = page.locator("[data-result=completed]")
     expect(done).to_contain_text("核销成功")
     expect(done).to_contain_text("扣除 20 分")
+    # The volunteer 李伟 (the center fixture's) by the masked name only, large on the result.
+    expect(done.locator("[data-volunteer-name]")).to_have_text("李*")
     expect(page.locator("[data-today] li[data-voided=false]")).to_have_count(1)
+    expect(page.locator("main")).not_to_contain_text("李伟")
     assert balance(api, center)["balance"] == 30
     phone.shot("till-completed")
 
@@ -77,6 +81,7 @@ def test_merchant_redeems_a_code_on_the_till_refusals_read_as_sentences_and_a_vo
     expect(row).to_have_count(1)
     expect(row).to_contain_text(noodles["title"])
     expect(row).to_contain_text("20 分")
+    expect(row.locator("[data-volunteer-name]")).to_have_text("李*")
     phone.shot("till-today-after-reload")
 
     page.get_by_role("button", name="撤销").click()
