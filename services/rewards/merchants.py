@@ -47,6 +47,7 @@ import secrets
 import zoneinfo
 
 from marshmallow import Schema, fields
+from nameko.exceptions import RemoteError
 from nameko.rpc import rpc
 from nameko.timer import timer
 from pymongo.errors import DuplicateKeyError
@@ -382,10 +383,21 @@ class MerchantRedemptions:
             "title": reward["title"], "merchant_id": actor["merchant_id"],
             "volunteer_id": code["volunteer_id"],
             # Asked once, before the redemption is stored: a replay answers the stored name.
-            "volunteer_name": self.volunteer.masked_volunteer_name(code["volunteer_id"]),
+            "volunteer_name": self._masked_name(code["volunteer_id"]),
             "points": reward["cost_points"],
             "daily_quota": reward.get("daily_quota"), "day": local_day(at, zone),
             "timezone": zone.key, "by": actor["user_id"], "created_at": at}
+
+    def _masked_name(self, volunteer_id):
+        """The name the till shows. A volunteer service of an older release (during a rolling
+        upgrade) has no such method: the redemption goes on without the name."""
+        try:
+            return self.volunteer.masked_volunteer_name(volunteer_id)
+        except RemoteError as exc:
+            if exc.exc_type != "MethodNotFound":
+                raise
+            log.warning("the volunteer service answers no masked names yet: till without name")
+            return None
 
     def _list_merchant_redemption(self, redemption):
         """On the volunteer's own list of redemptions (GET /volunteers/{id}/redemptions) before

@@ -49,3 +49,20 @@ def test_a_redemption_stored_before_names_were_kept_answers_a_null_name(shop):  
                                {k: v for k, v in doc.items() if k != "volunteer_name"})
     assert shop.redeem(code, key="r1")["volunteer_name"] is None
     assert [i["volunteer_name"] for i in today(shop)["items"]] == [None]
+
+
+def test_a_volunteer_service_without_masked_names_leaves_the_till_without_a_name(shop):  # noqa: F811
+    """A rolling upgrade: rewards is new, the volunteer service still of the older release."""
+    from nameko.exceptions import RemoteError
+
+    def older_release(volunteer_id):
+        raise RemoteError("MethodNotFound", "masked_volunteer_name")
+    shop.volunteers.masked_volunteer_name = older_release
+    out = shop.redeem(shop.code(), key="r1")
+    assert (out["status"], out["volunteer_name"]) == ("completed", None)
+
+    def other_failure(volunteer_id):
+        raise RemoteError("KeyError", "boom")
+    shop.volunteers.masked_volunteer_name = other_failure
+    with pytest.raises(RemoteError):
+        shop.redeem(shop.code(key="k2"), key="r2")
