@@ -45,6 +45,7 @@ addWords({
     "status.revoked": "已撤销",
     "error.sheet_empty": "请先查找并加入志愿者",
     "center.nav": "中心菜单",
+    "center.pending": "待审核 {n} 条",
     "center.nav_gifts": "爱心超市",
     "center.nav_report": "服务报表",
     "center.rotate": "更换签到码",
@@ -148,6 +149,7 @@ addWords({
     "status.revoked": "Revoked",
     "error.sheet_empty": "Find and add volunteers first",
     "center.nav": "Center menu",
+    "center.pending": "{n} records pending",
     "center.nav_gifts": "Gift shelf",
     "center.nav_report": "Report",
     "center.rotate": "New sign-in code",
@@ -269,10 +271,39 @@ async function withFlatErrors(action) {
 }
 
 function centerNav() {
-  return h("nav", { class: "center-nav", "aria-label": t("center.nav") },
+  return [h("nav", { class: "center-nav", "aria-label": t("center.nav") },
     h("a", { href: "#/activities" }, t("center.title")),
     h("a", { href: "#/gifts" }, t("center.nav_gifts")),
-    h("a", { href: "#/report" }, t("center.nav_report")));
+    h("a", { href: "#/report" }, t("center.nav_report"))), pendingBadge()];
+}
+
+// The header's count of the center's records waiting for a decision, across its activities
+// (GET /centers/{id}/pending), so nothing waits forgotten.
+function pendingBadge() {
+  const badge = h("p", { class: "pending-count", "data-pending-count": "", "aria-live": "polite" });
+  showPending([badge]);
+  return badge;
+}
+
+async function showPending(badges) {
+  if (!badges.length) return; // another page by now
+  try {
+    const answer = await api.get(`/centers/${api.pathPart(claims().ctr)}/pending`);
+    for (const badge of badges) {
+      badge.dataset.pendingCount = String(answer.pending);
+      badge.textContent = t("center.pending", { n: answer.pending });
+    }
+  } catch (error) {
+    if (!(error instanceof api.ApiError)) throw error; // the count waits for the next change
+  }
+}
+
+// After a sheet or a decision: an activity's approval at once is followed moments after its
+// answer, so the count is read again a little later too.
+function refreshPending() {
+  const badges = () => [...document.querySelectorAll("[data-pending-count]")];
+  showPending(badges());
+  setTimeout(() => showPending(badges()), 1500);
 }
 
 function when(activity) {
@@ -508,6 +539,7 @@ async function recordsCard(activity) {
             onclick: decide(record, "reject", status, refresh) }, t("center.reject"))] : null))))
         : h("p", { class: "muted" }, t("common.none")),
       approveAll, status);
+    refreshPending();
   };
   await refresh();
   return { card, refresh };
@@ -638,6 +670,7 @@ async function activityPage({ id }) {
   const [code, records] = await Promise.all([signInCode(id), recordsCard(activity)]);
   return page(activity.title,
     h("p", {}, h("a", { href: "#/activities" }, `← ${t("center.back")}`)),
+    pendingBadge(),
     h("h1", {}, activity.title),
     h("p", { class: "muted" }, `${t(`cat.${activity.category}`)} · ${when(activity)}`),
     sheetCard(activity, records.refresh),
