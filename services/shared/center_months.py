@@ -11,8 +11,12 @@ SHARDS = 8
 
 def month_stream(center_id, month, record_id):
     """The stream a record is tallied in: its center, month (YYYY-MM) and shard."""
-    shard = int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
-    return f"{center_id}:{month}:{shard}"
+    return f"{center_id}:{month}:{shard_of(record_id)}"
+
+
+def shard_of(record_id):
+    """The shard (0..SHARDS-1) a record's entries go to, the same in every tally."""
+    return int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
 
 
 def month_streams(center_id, month):

@@ -14,7 +14,6 @@ side, and on one stream they would all race for the next entry. Reading it costs
 
 Records logged before this tally existed join it once per database (PendingBackfill).
 """
-import hashlib
 import logging
 import weakref
 
@@ -23,6 +22,7 @@ from nameko.timer import timer
 
 from services.shared import contracts, migrations
 from services.shared.appendlog import AppendLog
+from services.shared.center_months import SHARDS, shard_of
 from services.shared.contracts import load
 from services.shared.errors import Busy
 from services.shared.migrations import PagedMigration
@@ -30,7 +30,6 @@ from services.volunteer import domain
 
 log = logging.getLogger(__name__)
 
-SHARDS = 8
 LEAVE_PENDING = (domain.APPROVED, domain.REJECTED)  # a void happens only at logging
 MIGRATION = "center_pending"
 BACKFILL_INTERVAL_SECONDS = 1
@@ -47,8 +46,7 @@ def tally(store):
 
 
 def stream(center_id, record_id):
-    shard = int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:4], "big") % SHARDS
-    return f"{center_id}:{shard}"
+    return f"{center_id}:{shard_of(record_id)}"
 
 
 def logged_key(record_id):
